@@ -1,0 +1,68 @@
+// Crm is the single binary of the event-sourced CRM. It wires the packages
+// together and is the only place that reads flags and environment variables.
+//
+// Usage:
+//
+//	crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
+//	crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
+//	crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
+//	crm help                       print this help
+//
+// Run "crm COMMAND -h" for the flags of a command.
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+const usage = `crm: event-sourced CRM
+
+Usage:
+  crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
+  crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
+  crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
+  crm help                       print this help
+
+Run "crm COMMAND -h" for the flags of a command.
+Environment: CRM_DATA_DIR, CRM_HTTP_ADDR, EVENTSTORE_URL, REDIS_URL, CRM_LOG_LEVEL.
+`
+
+// Exit codes.
+const (
+	exitOK      = 0
+	exitFailure = 1 // runtime failure
+	exitUsage   = 2 // bad command line or configuration
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Getenv, os.Stdout, os.Stderr))
+}
+
+// run dispatches to a subcommand and returns the process exit code.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return exitUsage
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stderr)
+	case "eventstore":
+		if len(args) < 2 || args[1] != "serve" {
+			fmt.Fprint(stderr, "crm eventstore: expected subcommand \"serve\"\n\n"+usage)
+			return exitUsage
+		}
+		return runEventStoreServe(ctx, args[2:], getenv, stderr)
+	case "healthcheck":
+		return runHealthcheck(ctx, args[1:], getenv, stderr)
+	case "help", "-h", "-help", "--help":
+		fmt.Fprint(stdout, usage)
+		return exitUsage
+	default:
+		fmt.Fprintf(stderr, "crm: unknown command %q\n\n%s", args[0], usage)
+		return exitUsage
+	}
+}

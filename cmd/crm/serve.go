@@ -1,0 +1,115 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/crm-es/crm/eventstore"
+)
+
+// runServe is "crm serve": the HTTP API over the event store.
+func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
+	cfg, err := parseServeConfig(args, getenv, stderr)
+	if code, done := configExit("crm serve", err, stderr); done {
+		return code
+	}
+	logger := newLogger(stderr, cfg.logLevel)
+
+	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := serve(ctx, stop, cfg, logger); err != nil {
+		logger.Error("crm serve failed", "err", err)
+		return exitFailure
+	}
+	return exitOK
+}
+
+// serve runs until ctx is done (a signal), then shuts down gracefully:
+// in-flight HTTP requests first, then the event store. stopSignals is called
+// once shutdown starts, so that a second signal kills the process.
+func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slog.Logger) error {
+	// Listen first: a busy or bad address fails before the store is opened.
+	ln, err := net.Listen("tcp", cfg.httpAddr)
+	if err != nil {
+		return fmt.Errorf("http: %w", err)
+	}
+	defer ln.Close()
+
+	if cfg.eventStoreURL == "" {
+		logger.Info("opening event store", "mode", "embedded", "dir", filepath.Join(cfg.dataDir, "eventstore"))
+	} else {
+		logger.Info("opening event store", "mode", "external", "url", redactURL(cfg.eventStoreURL))
+	}
+	store, err := eventstore.Open(ctx, eventstore.Config{
+		URL:     cfg.eventStoreURL,
+		DataDir: cfg.dataDir,
+		Logger:  logger.With("component", "eventstore"),
+	})
+	if err != nil {
+		return fmt.Errorf("open event store: %w", err)
+	}
+	closeStore := func() error {
+		if err := closeWithin(cfg.shutdownTimeout, store.Close); err != nil {
+			return fmt.Errorf("close event store: %w", err)
+		}
+		return nil
+	}
+
+	srv := newHTTPServer(newRouter(logger, []readinessCheck{
+		{name: "eventstore", pinger: store},
+	}), logger)
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	logger.Info("crm serve ready", "http", ln.Addr().String())
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		// The server stopped on its own: report it, but still close the store.
+		return errors.Join(fmt.Errorf("http: %w", err), closeStore())
+	}
+	stopSignals()
+	logger.Info("shutting down", "timeout", cfg.shutdownTimeout.String())
+
+	var errs []error
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		errs = append(errs, fmt.Errorf("http shutdown: %w", err))
+		_ = srv.Close()
+	}
+	if err := <-served; err != nil && !errors.Is(err, http.ErrServerClosed) {
+		errs = append(errs, fmt.Errorf("http: %w", err))
+	}
+	if err := closeStore(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) == 0 {
+		logger.Info("stopped")
+	}
+	return errors.Join(errs...)
+}
+
+// closeWithin runs closeFn and waits at most timeout for it to return.
+func closeWithin(timeout time.Duration, closeFn func() error) error {
+	done := make(chan error, 1)
+	go func() { done <- closeFn() }()
+	t := time.NewTimer(timeout)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-t.C:
+		return fmt.Errorf("did not finish within %s", timeout)
+	}
+}
