@@ -11,6 +11,7 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/protos/streams"
 	"github.com/google/uuid"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 
 	"github.com/crm-es/crm/eventstore/server/store"
@@ -28,6 +29,7 @@ type reader struct {
 	call       streams.Streams_ReadServer
 	structured bool
 	resolve    bool
+	pool       mem.BufferPool
 }
 
 // Read serves plain reads and subscriptions of one stream or of $all.
@@ -39,7 +41,7 @@ func (ss *streamsService) Read(req *streams.ReadReq, call streams.Streams_ReadSe
 	if o.GetUuidOption() == nil {
 		return status.Error(codes.InvalidArgument, "uuid option is required")
 	}
-	r := &reader{srv: ss.srv, call: call, structured: o.GetUuidOption().GetStructured() != nil, resolve: o.GetResolveLinks()}
+	r := &reader{srv: ss.srv, call: call, structured: o.GetUuidOption().GetStructured() != nil, resolve: o.GetResolveLinks(), pool: mem.DefaultBufferPool()}
 	backwards := o.GetReadDirection() == streams.ReadReq_Options_Backwards
 	switch c := o.GetCountOption().(type) {
 	case *streams.ReadReq_Options_Count:
@@ -68,43 +70,14 @@ func (ss *streamsService) Read(req *streams.ReadReq, call streams.Streams_ReadSe
 }
 
 func (r *reader) sendEvent(e *store.Event) error {
-	return r.call.Send(&streams.ReadResp{Content: &streams.ReadResp_Event{Event: r.readEvent(e)}})
-}
-
-func (r *reader) readEvent(e *store.Event) *streams.ReadResp_ReadEvent {
-	re := &streams.ReadResp_ReadEvent{Position: &streams.ReadResp_ReadEvent_CommitPosition{CommitPosition: e.Position}}
+	target, link := e, (*store.Event)(nil)
 	if r.resolve && e.Type == "$>" {
-		re.Link = r.recorded(e)
+		target, link = nil, e
 		if t, ok := r.srv.resolveLink(e.Data); ok {
-			re.Event = r.recorded(&t)
+			target = &t
 		}
-		return re
 	}
-	re.Event = r.recorded(e)
-	return re
-}
-
-func (r *reader) recorded(e *store.Event) *streams.ReadResp_ReadEvent_RecordedEvent {
-	ct := "application/octet-stream"
-	if e.JSON {
-		ct = "application/json"
-	}
-	var id *shared.UUID
-	if r.structured {
-		id = protoUUID(e.ID)
-	} else {
-		id = &shared.UUID{Value: &shared.UUID_String_{String_: e.ID.String()}}
-	}
-	return &streams.ReadResp_ReadEvent_RecordedEvent{
-		Id:               id,
-		StreamIdentifier: &shared.StreamIdentifier{StreamName: []byte(e.Stream)},
-		StreamRevision:   e.Revision,
-		PreparePosition:  e.Position,
-		CommitPosition:   e.Position,
-		Metadata:         map[string]string{"type": e.Type, "created": strconv.FormatInt(e.Created, 10), "content-type": ct},
-		CustomMetadata:   e.Metadata,
-		Data:             e.Data,
-	}
+	return r.call.SendMsg(encodeReadEvent(r.pool, target, link, e.Position, r.structured))
 }
 
 // window is the readable revision range of a stream under its metadata.

@@ -86,6 +86,7 @@ func Open(cfg Config) (*Server, error) {
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: 30 * time.Second, Timeout: 10 * time.Second}),
 		// Big appends must reach the append-size check, not a transport limit.
 		grpc.MaxRecvMsgSize(64<<20),
+		grpc.ForceServerCodecV2(newCodec()),
 	)
 	streams.RegisterStreamsServer(s.grpc, &streamsService{srv: s})
 	serverfeatures.RegisterServerFeaturesServer(s.grpc, &featuresService{})
