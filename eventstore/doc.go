@@ -21,7 +21,7 @@
 //     Head, and SubscribeAll (filtered $all catch-up subscription that
 //     resubscribes with backoff, without duplicates or gaps);
 //   - small interfaces (StreamLoader, Appender, AllReader, AllSubscriber,
-//     EventStore) that the layers above depend on and can mock.
+//     Pinger, EventStore) that the layers above depend on and can mock.
 //
 // Import rules: this package may import the standard library, the official
 // client (esdb and, indirectly, grpc), google/uuid, and the embedded server

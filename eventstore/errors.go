@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"google.golang.org/grpc/codes"
@@ -34,9 +35,13 @@ var (
 	ErrAccessDenied = errors.New("eventstore: access denied")
 	// ErrClosed: the Store has been closed.
 	ErrClosed = errors.New("eventstore: store closed")
-	// ErrInvalidArgument: the caller passed something this package refuses
-	// (empty stream name, no events, missing idempotency key, ...).
+	// ErrInvalidArgument: the caller passed something this package or the
+	// server refuses (empty stream name, no events, missing idempotency
+	// key, ...).
 	ErrInvalidArgument = errors.New("eventstore: invalid argument")
+	// ErrTooLarge: an append exceeds the server's maximum append size
+	// (KurrentDB default: 1 MiB of event data per append).
+	ErrTooLarge = errors.New("eventstore: append too large")
 )
 
 // ConflictError is returned when an append's expected revision does not
@@ -147,6 +152,11 @@ func classify(err error) error {
 			return ErrUnavailable
 		case codes.Unauthenticated, codes.PermissionDenied:
 			return ErrAccessDenied
+		case codes.InvalidArgument:
+			if strings.Contains(st.Message(), "Maximum Append Size") {
+				return ErrTooLarge
+			}
+			return ErrInvalidArgument
 		}
 	}
 	return nil
@@ -161,20 +171,23 @@ func unwrapStatus(err error) error {
 	return err
 }
 
-// wrapErr turns a client error into an *OpError (or *ConflictError is
-// handled by the caller). If ctx is done the context's error is wrapped too,
-// so errors.Is(err, context.Canceled) holds for cancelled operations.
+// wrapErr turns a client error into an *OpError. When the operation's
+// context ended (and the error says nothing more definite), the kind is the
+// context's error, so errors.Is(err, context.Canceled) holds for cancelled
+// operations, or ErrClosed when the Store is closing.
 func (s *Store) wrapErr(ctx context.Context, op, stream string, err error) error {
 	if err == nil {
 		return nil
 	}
-	if ctx.Err() != nil {
+	kind := classify(err)
+	if ctx.Err() != nil && (kind == nil || kind == ErrUnavailable) {
 		if s != nil && s.ctx.Err() != nil && errors.Is(context.Cause(ctx), errStoreClosing) {
-			return &OpError{Op: op, Stream: stream, Kind: ErrClosed, Err: err}
+			kind = ErrClosed
+		} else {
+			kind = ctx.Err()
 		}
-		return &OpError{Op: op, Stream: stream, Kind: ctx.Err(), Err: err}
 	}
-	return &OpError{Op: op, Stream: stream, Kind: classify(err), Err: err}
+	return &OpError{Op: op, Stream: stream, Kind: kind, Err: err}
 }
 
 var wevCurrent = regexp.MustCompile(`but got '([^']*)'`)

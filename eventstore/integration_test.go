@@ -67,9 +67,16 @@ func testContext(t *testing.T) context.Context {
 // cleanup (Close is idempotent).
 func startServer(t *testing.T, dir, addr string) *server.Server {
 	t.Helper()
+	return startServerConfig(t, server.Config{Dir: dir}, addr)
+}
+
+func startServerConfig(t *testing.T, cfg server.Config, addr string) *server.Server {
+	t.Helper()
+	cfg.Logger = testLogger(t).With("component", "server")
+	dir := cfg.Dir
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		srv, err := server.Start(server.Config{Dir: dir, Logger: testLogger(t).With("component", "server")}, addr)
+		srv, err := server.Start(cfg, addr)
 		if err == nil {
 			t.Cleanup(func() { _ = srv.Close() })
 			return srv
@@ -874,5 +881,16 @@ func TestCloseStopsSubscription(t *testing.T) {
 	}
 	if _, err := s.Append(context.Background(), "x", -1, []eventstore.Pending{{Type: "T", Data: []byte(`{}`), IdempotencyKey: "k"}}); !errors.Is(err, eventstore.ErrClosed) {
 		t.Errorf("Append after Close: %v", err)
+	}
+}
+
+func TestAppendTooLarge(t *testing.T) {
+	ctx := testContext(t)
+	srv := startServerConfig(t, server.Config{Dir: t.TempDir(), MaxAppendSize: 1000}, "127.0.0.1:0")
+	s := openStore(t, srv.ConnectionString())
+	big := []byte(`{"blob":"` + strings.Repeat("x", 2000) + `"}`)
+	_, err := s.Append(ctx, newStream("customer-"), eventstore.NoStream, []eventstore.Pending{{Type: "Big", Data: big, IdempotencyKey: "k"}})
+	if !errors.Is(err, eventstore.ErrTooLarge) {
+		t.Fatalf("err = %v, want ErrTooLarge", err)
 	}
 }

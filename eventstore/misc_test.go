@@ -105,7 +105,9 @@ func TestClassifyRawStatus(t *testing.T) {
 		{fmt.Errorf("wrapped: %w", status.Error(codes.Unavailable, "x")), ErrUnavailable},
 		{status.Error(codes.DeadlineExceeded, "x"), ErrUnavailable},
 		{status.Error(codes.PermissionDenied, "x"), ErrAccessDenied},
-		{status.Error(codes.InvalidArgument, "x"), nil},
+		{status.Error(codes.InvalidArgument, "x"), ErrInvalidArgument},
+		{status.Error(codes.InvalidArgument, "Maximum Append Size of 1048576 Exceeded."), ErrTooLarge},
+		{status.Error(codes.Internal, "x"), nil},
 		{errors.New("plain"), nil},
 	}
 	for _, tt := range tests {
@@ -209,5 +211,33 @@ func TestCheckpoint(t *testing.T) {
 	r := Recorded{Position: 9}
 	if r.Checkpoint() != CheckpointAt(9) {
 		t.Error("Recorded.Checkpoint")
+	}
+}
+
+func TestWrapErrContext(t *testing.T) {
+	storeCtx, closeStore := context.WithCancel(context.Background())
+	s := &Store{ctx: storeCtx}
+	unavailable := status.Error(codes.Unavailable, "x")
+
+	live := context.Background()
+	if err := s.wrapErr(live, "read", "s", unavailable); !errors.Is(err, ErrUnavailable) {
+		t.Errorf("live ctx: %v", err)
+	}
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := s.wrapErr(cancelled, "read", "s", status.Error(codes.Canceled, "x")); !errors.Is(err, context.Canceled) {
+		t.Errorf("cancelled ctx: %v", err)
+	}
+	if err := s.wrapErr(cancelled, "read", "s", status.Error(codes.PermissionDenied, "x")); !errors.Is(err, ErrAccessDenied) {
+		t.Errorf("a definite error wins over the context: %v", err)
+	}
+	closing, cancelCause := context.WithCancelCause(context.Background())
+	closeStore()
+	cancelCause(errStoreClosing)
+	if err := s.wrapErr(closing, "read", "s", unavailable); !errors.Is(err, ErrClosed) {
+		t.Errorf("store closing: %v", err)
+	}
+	if err := s.wrapErr(live, "read", "s", nil); err != nil {
+		t.Errorf("nil error wrapped: %v", err)
 	}
 }

@@ -71,11 +71,11 @@ var errStoreClosing = errors.New("eventstore: store closing")
 // free port with its data in DataDir/eventstore, connects to it through the
 // official client and pings it, so the returned Store is ready.
 func Open(ctx context.Context, cfg Config) (*Store, error) {
-	logger := cfg.Logger
-	if logger == nil {
-		logger = slog.New(slog.DiscardHandler)
+	base := cfg.Logger
+	if base == nil {
+		base = slog.New(slog.DiscardHandler)
 	}
-	logger = logger.With("component", "eventstore")
+	logger := base.With("component", "eventstore")
 
 	var (
 		connString string
@@ -91,7 +91,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("%w: eventstore.Open: set Config.URL to a KurrentDB connection string (esdb://host:2113?tls=false) or Config.DataDir for the embedded event store", ErrInvalidArgument)
 		}
 		dir := filepath.Join(cfg.DataDir, "eventstore")
-		srv, err := startEmbedded(dir, logger.With("component", "eventstore-server"))
+		srv, err := startEmbedded(dir, base.With("component", "eventstore-server"))
 		if err != nil {
 			return nil, fmt.Errorf("eventstore: start embedded server in %s: %w", dir, err)
 		}
@@ -106,7 +106,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 		return nil, urlError(connString, err)
 	}
-	conf.Logger = clientLogger(logger.With("component", "esdb-client"))
+	conf.Logger = clientLogger(base.With("component", "esdb-client"))
 
 	client, err := esdb.NewClient(conf)
 	if err != nil {
@@ -261,9 +261,11 @@ func (s *Store) Ping(ctx context.Context) error {
 		return err
 	}
 	defer release()
-	opCtx, cancel := context.WithTimeout(opCtx, s.pingTimeout)
+	// A ping that times out is "unavailable", not the caller's deadline:
+	// errors are wrapped against opCtx, not the timeout context.
+	pingCtx, cancel := context.WithTimeout(opCtx, s.pingTimeout)
 	defer cancel()
-	rs, err := c.ReadAll(opCtx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
+	rs, err := c.ReadAll(pingCtx, esdb.ReadAllOptions{Direction: esdb.Backwards, From: esdb.End{}}, 1)
 	if err == nil {
 		defer rs.Close()
 		for {
@@ -276,6 +278,9 @@ func (s *Store) Ping(ctx context.Context) error {
 		}
 	}
 	s.noteErr(c, err)
+	if pingCtx.Err() != nil && opCtx.Err() == nil {
+		return &OpError{Op: "ping", Stream: "$all", Kind: ErrUnavailable, Err: err}
+	}
 	return s.wrapErr(opCtx, "ping", "$all", err)
 }
 

@@ -33,13 +33,21 @@ type AllSubscriber interface {
 	SubscribeAll(ctx context.Context, from Checkpoint, filter *Filter, handler Handler) error
 }
 
+// Pinger reports whether the event store answers (readiness).
+type Pinger interface {
+	Ping(ctx context.Context) error
+}
+
 // EventStore is everything the layers above need; *Store implements it.
+// Depend on the smallest of these interfaces that does the job, so tests
+// can substitute a fake (or use the real embedded store: Open with a
+// t.TempDir() DataDir starts in milliseconds).
 type EventStore interface {
 	StreamLoader
 	Appender
 	AllReader
 	AllSubscriber
-	Ping(ctx context.Context) error
+	Pinger
 }
 
 var _ EventStore = (*Store)(nil)
