@@ -37,24 +37,31 @@ fi
 # Markdown table: one row per benchmark line; standard units get their own
 # columns, custom metrics (b.ReportMetric) are listed in the last one.
 table=$(awk -v mod="$(go list -m)" '
-	BEGIN {
-		print "| package | benchmark | iterations | ns/op | B/op | allocs/op | other metrics |"
-		print "|---|---|---:|---:|---:|---:|---|"
-	}
-	/^pkg: / { pkg = $2; sub("^" mod "/?", "", pkg); if (pkg == "") pkg = "."; next }
-	/^Benchmark/ && NF >= 4 {
-		name = $1; sub(/^Benchmark/, "", name)
+	# Benchmark logs can split a result: the name is printed when the
+	# benchmark starts, the numbers when it ends, with log lines between.
+	function emit(name, first,    i, v, u, ns, b, allocs, other) {
+		sub(/^Benchmark/, "", name)
 		ns = "-"; b = "-"; allocs = "-"; other = ""
-		for (i = 3; i < NF; i += 2) {
+		for (i = first + 1; i < NF; i += 2) {
 			v = $i; u = $(i + 1)
 			if (u == "ns/op") ns = v
 			else if (u == "B/op") b = v
 			else if (u == "allocs/op") allocs = v
 			else other = other (other == "" ? "" : ", ") v " " u
 		}
-		printf "| %s | %s | %s | %s | %s | %s | %s |\n", pkg, name, $2, ns, b, allocs, other
+		printf "| %s | %s | %s | %s | %s | %s | %s |\n", pkg, name, $first, ns, b, allocs, other
 		rows++
 	}
+	BEGIN {
+		print "| package | benchmark | iterations | ns/op | B/op | allocs/op | other metrics |"
+		print "|---|---|---:|---:|---:|---:|---|"
+	}
+	/^pkg: / { pkg = $2; sub("^" mod "/?", "", pkg); if (pkg == "") pkg = "."; pending = ""; next }
+	/^Benchmark[^ \t]*([ \t]|$)/ {
+		if ($2 ~ /^[0-9]+$/ && $4 == "ns/op") { emit($1, 2); pending = "" } else pending = $1
+		next
+	}
+	pending != "" && $1 ~ /^[0-9]+$/ && $3 == "ns/op" { emit(pending, 1); pending = "" }
 	END { if (rows == 0) print "| (no benchmarks ran) | | | | | | |" }
 ' "$raw")
 
