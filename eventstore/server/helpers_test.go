@@ -32,6 +32,8 @@ const (
 	waitTimeout = 10 * time.Second
 	// quietPeriod is how long we listen to make sure nothing more arrives.
 	quietPeriod = 300 * time.Millisecond
+	// closeTimeout bounds server.Close in cleanups.
+	closeTimeout = 15 * time.Second
 	// tombstoneRevision is EventNumber.DeletedStream (2^63-1).
 	tombstoneRevision uint64 = 1<<63 - 1
 )
@@ -56,14 +58,27 @@ func startServer(t *testing.T, cfg server.Config) (*server.Server, func()) {
 	}
 	var once sync.Once
 	stop := func() {
-		once.Do(func() {
-			if err := srv.Close(); err != nil {
-				t.Errorf("server.Close: %v", err)
-			}
-		})
+		once.Do(func() { closeWithin(t, srv, closeTimeout) })
 	}
 	t.Cleanup(stop)
 	return srv, stop
+}
+
+// closeWithin closes srv and reports an error (instead of hanging the whole
+// suite) if Close does not return in time, e.g. because a request handler
+// ignores cancellation.
+func closeWithin(t *testing.T, srv *server.Server, d time.Duration) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- srv.Close() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("server.Close: %v", err)
+		}
+	case <-time.After(d):
+		t.Errorf("server.Close did not return within %v (a request handler ignores cancellation)", d)
+	}
 }
 
 // newClient connects the official client to srv through its connection string.
@@ -395,11 +410,11 @@ func inStreams(streams ...string) func(rec) bool {
 
 // subMsg is a comparable projection of a SubscriptionEvent.
 type subMsg struct {
-	Kind string // "event", "caughtup", "checkpoint", "fellbehind", "dropped"
-	Ev   rec    // Kind == "event": the original event
-	Link *rec   // Kind == "event": resolved target if a link was resolved
-	Pos  uint64 // Kind == "checkpoint"
-	Err  error  // Kind == "dropped"
+	Kind   string // "event", "caughtup", "checkpoint", "fellbehind", "dropped"
+	Ev     rec    // Kind == "event": the original event (the link record for resolved links)
+	Target *rec   // Kind == "event": the resolved target when a link was resolved
+	Pos    uint64 // Kind == "checkpoint"
+	Err    error  // Kind == "dropped"
 }
 
 func (m subMsg) String() string {
@@ -453,7 +468,7 @@ func toSubMsg(ev *esdb.SubscriptionEvent) subMsg {
 		m := subMsg{Kind: "event", Ev: toRec(ev.EventAppeared.OriginalEvent())}
 		if ev.EventAppeared.Link != nil && ev.EventAppeared.Event != nil {
 			r := toRec(ev.EventAppeared.Event)
-			m.Link = &r
+			m.Target = &r
 		}
 		return m
 	case ev.CaughtUp != nil:
