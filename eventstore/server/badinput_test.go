@@ -518,3 +518,133 @@ func TestTornTail(t *testing.T) {
 		})
 	}
 }
+
+// TestMultiChunkDataDir writes past the 256 MiB chunk size so that the log
+// spans two chunk files, then checks: reads across the boundary and a clean
+// reopen see the same log; damage or a torn end in the non-last chunk is
+// refused naming that file; a missing chunk is refused; a torn tail of the
+// last chunk is recovered without losing the earlier chunk.
+func TestMultiChunkDataDir(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	e := newEnv(t, server.Config{Dir: dir})
+	big := bytes.Repeat([]byte{'b'}, 1<<20)
+	for i := 0; i < 260; i++ {
+		ev := esdb.EventData{EventID: uuid.New(), EventType: "Big", ContentType: esdb.ContentTypeBinary, Data: big}
+		mustAppend(t, e.ctx, e.client, fmt.Sprintf("big-%d", i%4), esdb.Any{}, ev)
+	}
+	for i := 0; i < 10; i++ {
+		data := fmt.Sprintf(`{"marker":"DAMAGE-MARKER-%03d"}`, i)
+		mustAppend(t, e.ctx, e.client, "small", esdb.Any{}, jsonEvent("Small", data))
+	}
+	// $all without the payloads (270 MiB of strings would be wasteful).
+	light := func(t *testing.T, e *env) []rec {
+		t.Helper()
+		evs, err := readAll(e.ctx, e.client, esdb.ReadAllOptions{}, 1<<40)
+		if err != nil {
+			t.Fatalf("ReadAll: %v", err)
+		}
+		out := make([]rec, 0, len(evs))
+		for _, ev := range evs {
+			r := toRec(ev.OriginalEvent())
+			r.Data = fmt.Sprintf("%d bytes", len(r.Data))
+			out = append(out, r)
+		}
+		return out
+	}
+	before := light(t, e)
+	requireIncreasing(t, before, "$all across chunks")
+	e.stop()
+	files := chunkFiles(t, dir)
+	if len(files) < 2 {
+		t.Fatalf("%d chunk files after 270 MiB, want >= 2 (rotation)", len(files))
+	}
+	first, last := files[0], files[len(files)-1]
+
+	reopen := func(t *testing.T) []rec {
+		t.Helper()
+		e := newEnv(t, server.Config{Dir: dir})
+		defer e.stop()
+		return light(t, e)
+	}
+	refused := func(t *testing.T, name string) {
+		t.Helper()
+		srv, err := server.Open(server.Config{Dir: dir})
+		if err == nil {
+			_ = srv.Close()
+			t.Fatalf("server.Open accepted the directory")
+		}
+		if !strings.Contains(err.Error(), filepath.Base(name)) {
+			t.Errorf("server.Open error %q does not name %s", err, filepath.Base(name))
+		}
+	}
+
+	t.Run("clean reopen", func(t *testing.T) {
+		if d := diffRecs(before, reopen(t)); d != "" {
+			t.Fatalf("log changed across a reopen (-before +after):\n%s", d)
+		}
+	})
+
+	t.Run("damage in the middle of the first chunk", func(t *testing.T) {
+		f, err := os.OpenFile(first, os.O_RDWR, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer f.Close()
+		st, _ := f.Stat()
+		off := st.Size() / 2
+		var b [1]byte
+		if _, err := f.ReadAt(b[:], off); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.WriteAt([]byte{b[0] ^ 0x10}, off); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, first)
+		if _, err := f.WriteAt(b[:], off); err != nil { // restore
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("torn end of a non-last chunk", func(t *testing.T) {
+		content, err := os.ReadFile(first)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(first, int64(len(content)-3)); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, first)
+		if err := os.WriteFile(first, content, 0o644); err != nil { // restore
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("missing chunk", func(t *testing.T) {
+		moved := first + ".moved"
+		if err := os.Rename(first, moved); err != nil {
+			t.Fatal(err)
+		}
+		refused(t, first)
+		if err := os.Rename(moved, first); err != nil {
+			t.Fatal(err)
+		}
+	})
+
+	t.Run("torn tail of the last chunk", func(t *testing.T) {
+		content, err := os.ReadFile(last)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(last, int64(len(content)-3)); err != nil {
+			t.Fatal(err)
+		}
+		got := reopen(t)
+		if len(got) != len(before)-1 {
+			t.Fatalf("after tearing the last record %d events, want %d", len(got), len(before)-1)
+		}
+		if d := diffRecs(before[:len(got)], got); d != "" {
+			t.Fatalf("recovered log (-before +after):\n%s", d)
+		}
+	})
+}
