@@ -174,10 +174,10 @@ func (r *reader) readStream(o *streams.ReadReq_Options_StreamOptions, backwards 
 			}
 		} else {
 			from = max(next, w.lo)
-			to = min(from+readPage-1, w.hi)
-			if from > to {
+			if from > w.hi {
 				return nil
 			}
+			to = from + min(readPage-1, w.hi-from)
 		}
 		evs, err := r.srv.store.Read(r.srv.store.StreamPositions(name, uint64(from), uint64(to)))
 		if err != nil {
@@ -336,6 +336,9 @@ func (r *reader) subscribeStream(o *streams.ReadReq_Options_StreamOptions) error
 	}
 	live := false
 	for {
+		if err := r.call.Context().Err(); err != nil {
+			return status.FromContextError(err).Err()
+		}
 		head := st.Head()
 		info := st.Info(name)
 		if info.LastRevision >= next {
@@ -349,7 +352,11 @@ func (r *reader) subscribeStream(o *streams.ReadReq_Options_StreamOptions) error
 				w = r.srv.window(name, info)
 			}
 			from := max(next, w.lo)
-			to := min(from+readPage-1, w.hi)
+			if from > w.hi { // everything up to the end is truncated
+				next = w.hi + 1
+				continue
+			}
+			to := from + min(readPage-1, w.hi-from)
 			evs, err := st.Read(st.StreamPositions(name, uint64(from), uint64(to)))
 			if err != nil {
 				return r.srv.storeError(err).send(r.call.SetTrailer)

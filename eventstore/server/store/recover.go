@@ -151,8 +151,10 @@ func (s *Store) recoverChunk(n int, last bool) error {
 			break
 		}
 		if crc32.Checksum(rest[0:8], castagnoli) != binary.LittleEndian.Uint32(rest[8:12]) {
-			if last && allZero(rest) {
-				if err := torn("zero-filled tail"); err != nil {
+			// A crash can leave a partly written header followed by the
+			// zeros of a file extension that reached the disk first.
+			if last && allZero(rest[recordHeader:]) {
+				if err := torn("damaged last record header followed only by zeros"); err != nil {
 					return err
 				}
 				break
@@ -171,7 +173,7 @@ func (s *Store) recoverChunk(n int, last bool) error {
 		}
 		payload := rest[recordHeader : recordHeader+plen]
 		if crc32.Checksum(payload, castagnoli) != binary.LittleEndian.Uint32(rest[4:8]) {
-			if int64(len(rest)) == recordHeader+plen {
+			if allZero(rest[recordHeader+plen:]) {
 				if err := torn("last record checksum mismatch"); err != nil {
 					return err
 				}
