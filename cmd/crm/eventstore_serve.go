@@ -38,7 +38,7 @@ func serveEventStore(ctx context.Context, stopSignals func(), cfg eventStoreServ
 	logger.Info("opening event store", "dir", dir)
 	srv, err := server.Open(server.Config{
 		Dir:           dir,
-		Logger:        logger.With("component", "eventstore"),
+		Logger:        logger.With("component", "eventstore-server"),
 		MaxAppendSize: cfg.maxAppendSize,
 	})
 	if err != nil {

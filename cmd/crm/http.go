@@ -2,9 +2,7 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"net/http"
 	"runtime/debug"
@@ -162,10 +160,9 @@ func requestLogger(logger *slog.Logger) gin.HandlerFunc {
 
 // recoverer turns a panic in a handler into a logged error and a 500 problem.
 func recoverer(logger *slog.Logger) gin.HandlerFunc {
-	return gin.CustomRecoveryWithWriter(io.Discard, func(c *gin.Context, rec any) {
-		if err, ok := rec.(error); ok && errors.Is(err, http.ErrAbortHandler) {
-			panic(rec)
-		}
+	// No writer: Gin's own panic log is replaced by ours. Gin already skips
+	// this handler for broken connections (EPIPE, ECONNRESET, ErrAbortHandler).
+	return gin.CustomRecoveryWithWriter(nil, func(c *gin.Context, rec any) {
 		logger.ErrorContext(c.Request.Context(), "panic in http handler",
 			"method", c.Request.Method, "path", c.Request.URL.Path,
 			"panic", fmt.Sprint(rec), "stack", string(debug.Stack()))

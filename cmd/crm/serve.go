@@ -53,9 +53,13 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 	store, err := eventstore.Open(ctx, eventstore.Config{
 		URL:     cfg.eventStoreURL,
 		DataDir: cfg.dataDir,
-		Logger:  logger.With("component", "eventstore"),
+		Logger:  logger, // the package tags its lines with its own components
 	})
 	if err != nil {
+		if ctx.Err() != nil {
+			logger.Info("stopped before ready: interrupted while opening the event store")
+			return nil
+		}
 		return fmt.Errorf("open event store: %w", err)
 	}
 	closeStore := func() error {
