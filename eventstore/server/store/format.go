@@ -77,6 +77,9 @@ func decodeEvent(b []byte) (Event, error) {
 	e.Revision = binary.LittleEndian.Uint64(b[8:])
 	e.Created = int64(binary.LittleEndian.Uint64(b[16:]))
 	copy(e.ID[:], b[24:40])
+	if b[40]&^flagJSON != 0 {
+		return e, fmt.Errorf("unknown event flags %#x", b[40])
+	}
 	e.JSON = b[40]&flagJSON != 0
 	rest := b[41:]
 	var stream, typ []byte
