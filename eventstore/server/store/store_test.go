@@ -193,4 +193,3 @@ func FuzzRecoverChunk(f *testing.F) {
 		}
 	})
 }
-
