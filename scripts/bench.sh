@@ -34,37 +34,9 @@ if [ "$status" -ne 0 ]; then
 	exit "$status"
 fi
 
-# Markdown table: one row per benchmark line; standard units get their own
-# columns, custom metrics (b.ReportMetric) are listed in the last one.
-table=$(awk -v mod="$(go list -m)" '
-	# Benchmark logs can split a result: the name is printed when the
-	# benchmark starts, the numbers when it ends, with log lines between.
-	function emit(name, first,    i, v, u, ns, b, allocs, other) {
-		sub(/^Benchmark/, "", name)
-		ns = "-"; b = "-"; allocs = "-"; other = ""
-		for (i = first + 1; i < NF; i += 2) {
-			v = $i; u = $(i + 1)
-			if (u == "ns/op") ns = v
-			else if (u == "B/op") b = v
-			else if (u == "allocs/op") allocs = v
-			else other = other (other == "" ? "" : ", ") v " " u
-		}
-		printf "| %s | %s | %s | %s | %s | %s | %s |\n", pkg, name, $first, ns, b, allocs, other
-		rows++
-	}
-	BEGIN {
-		print "| package | benchmark | iterations | ns/op | B/op | allocs/op | other metrics |"
-		print "|---|---|---:|---:|---:|---:|---|"
-	}
-	/^pkg: / { pkg = $2; sub("^" mod "/?", "", pkg); if (pkg == "") pkg = "."; pending = ""; next }
-	/^Benchmark[^ \t]*([ \t]|$)/ {
-		if ($2 ~ /^[0-9]+$/ && $4 == "ns/op") { emit($1, 2); pending = "" } else pending = $1
-		next
-	}
-	pending != "" && $1 ~ /^[0-9]+$/ && $3 == "ns/op" { emit(pending, 1); pending = "" }
-	END { if (rows == 0) print "| (no benchmarks ran) | | | | | | |" }
-' "$raw")
-
+# Markdown tables: each figure beside the ceiling measured in the same run,
+# then every result (internal/benchreport).
+table=$(go run ./internal/benchreport <"$raw")
 echo
 echo "$table"
 
@@ -91,8 +63,6 @@ if [ -n "$(git status --porcelain 2>/dev/null)" ]; then commit="$commit (with un
 	echo "| commit | $commit |"
 	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
 	echo "| command | \`${cmd[*]}\` |"
-	echo
-	echo "## Results"
 	echo
 	echo "$table"
 	echo

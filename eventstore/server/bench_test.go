@@ -36,6 +36,7 @@ func benchServer(b *testing.B) (*server.Server, *esdb.Client) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	cfg.Logger = esdb.NoopLogging()
 	c, err := esdb.NewClient(cfg)
 	if err != nil {
 		b.Fatal(err)

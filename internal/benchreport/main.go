@@ -1,0 +1,229 @@
+// Command benchreport turns `go test -bench` output into the Markdown tables
+// of BENCHMARKS.md: every result, and each figure beside the ceiling measured
+// in the same run (raw disk fsync, raw storage iteration, ...) with the ratio
+// and the target it must meet.
+//
+//	go run ./internal/benchreport < .bench/raw.txt
+//
+// It imports only the standard library.
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// result is one benchmark line: name without the -GOMAXPROCS suffix.
+type result struct {
+	pkg, name string
+	iters     string
+	metrics   map[string]float64
+	order     []string
+}
+
+// comparison puts a figure beside its ceiling. Target, when set, is checked
+// against Metric of Bench (Min: at least; otherwise at most).
+type comparison struct {
+	what          string
+	bench, metric string
+	ceiling, cmet string // optional ceiling benchmark and metric
+	target        float64
+	atMost        bool
+	note          string
+}
+
+var comparisons = []comparison{
+	{what: "single-event appends, 1 writer", bench: "AppendSingle/writers=1", metric: "events/s", ceiling: "CeilingDiskFsync", cmet: "fsyncs/s",
+		note: "each append waits for its own fsync"},
+	{what: "single-event appends, 16 writers", bench: "AppendSingle/writers=16", metric: "events/s", ceiling: "CeilingDiskFsync", cmet: "fsyncs/s",
+		note: "group commit: ratio > 1 means appends share fsyncs"},
+	{what: "single-event appends, 64 writers", bench: "AppendSingle/writers=64", metric: "events/s", ceiling: "CeilingDiskFsync", cmet: "fsyncs/s"},
+	{what: "events per fsync, 64 writers", bench: "AppendSingle/writers=64", metric: "events/fsync", target: 20,
+		note: "target ≥ 20"},
+	{what: "100-event batch appends", bench: "AppendBatch100", metric: "batches/s", ceiling: "CeilingDiskFsync", cmet: "fsyncs/s",
+		note: "one fsync per batch at most"},
+	{what: "100-event batch appends (events)", bench: "AppendBatch100", metric: "events/s"},
+	{what: "$all read through the official client", bench: "ReadAllClient", metric: "events/s", ceiling: "CeilingStoreIterate", cmet: "events/s", target: 100_000,
+		note: "target ≥ 100,000 events/s (KurrentDB's published gRPC catch-up: ~77,000)"},
+	{what: "$all catch-up subscription through the official client", bench: "SubscribeAllClient", metric: "events/s", ceiling: "CeilingStoreIterate", cmet: "events/s"},
+}
+
+var lineRE = regexp.MustCompile(`^(Benchmark\S+)(.*)$`)
+var numbersRE = regexp.MustCompile(`^\s*(\d+)\s+(\S+\s+ns/op.*)$`)
+
+func parse(r io.Reader) []result {
+	var out []result
+	var pkg, pending string
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	add := func(name, iters, rest string) {
+		res := result{pkg: pkg, name: trimProcs(strings.TrimPrefix(name, "Benchmark")), iters: iters, metrics: map[string]float64{}}
+		f := strings.Fields(rest)
+		for i := 0; i+1 < len(f); i += 2 {
+			v, err := strconv.ParseFloat(f[i], 64)
+			if err != nil {
+				continue
+			}
+			res.metrics[f[i+1]] = v
+			res.order = append(res.order, f[i+1])
+		}
+		out = append(out, res)
+	}
+	for sc.Scan() {
+		line := sc.Text()
+		if p, ok := strings.CutPrefix(line, "pkg: "); ok {
+			pkg, pending = strings.TrimSpace(p), ""
+			continue
+		}
+		if m := lineRE.FindStringSubmatch(line); m != nil {
+			if n := numbersRE.FindStringSubmatch(m[2]); n != nil {
+				add(m[1], n[1], n[2])
+				pending = ""
+			} else {
+				pending = m[1] // the numbers follow after log lines
+			}
+			continue
+		}
+		if pending != "" {
+			if m := numbersRE.FindStringSubmatch(line); m != nil {
+				add(pending, m[1], m[2])
+				pending = ""
+			}
+		}
+	}
+	return out
+}
+
+// trimProcs drops the -N GOMAXPROCS suffix go test appends.
+func trimProcs(name string) string {
+	if i := strings.LastIndexByte(name, '-'); i > 0 {
+		if _, err := strconv.Atoi(name[i+1:]); err == nil {
+			return name[:i]
+		}
+	}
+	return name
+}
+
+func human(v float64) string {
+	switch {
+	case v >= 100:
+		return commas(int64(v + 0.5))
+	case v >= 10:
+		return strconv.FormatFloat(v, 'f', 1, 64)
+	default:
+		return strconv.FormatFloat(v, 'f', 2, 64)
+	}
+}
+
+func commas(n int64) string {
+	s := strconv.FormatInt(n, 10)
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	return b.String()
+}
+
+func main() {
+	results := parse(os.Stdin)
+	if mod := modulePath("go.mod"); mod != "" {
+		for i := range results {
+			results[i].pkg = strings.TrimPrefix(strings.TrimPrefix(results[i].pkg, mod), "/")
+		}
+	}
+	find := func(name string) *result {
+		for i := range results {
+			if results[i].name == name {
+				return &results[i]
+			}
+		}
+		return nil
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+
+	fmt.Fprintln(w, "## Against the ceilings")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| figure | value | ceiling (same run) | ratio | target | |")
+	fmt.Fprintln(w, "|---|---:|---:|---:|---|---|")
+	for _, c := range comparisons {
+		r := find(c.bench)
+		if r == nil {
+			continue
+		}
+		v, ok := r.metrics[c.metric]
+		if !ok {
+			continue
+		}
+		ceil, ratio := "—", "—"
+		if c.ceiling != "" {
+			if cr := find(c.ceiling); cr != nil {
+				if cv, ok := cr.metrics[c.cmet]; ok && cv > 0 {
+					ceil = human(cv) + " " + c.cmet + " (" + c.ceiling + ")"
+					ratio = strconv.FormatFloat(v/cv, 'f', 2, 64) + "×"
+				}
+			}
+		}
+		target, verdict := "—", ""
+		if c.target > 0 {
+			pass := v >= c.target
+			cmp := "≥ "
+			if c.atMost {
+				pass, cmp = v <= c.target, "≤ "
+			}
+			target = cmp + human(c.target) + " " + c.metric
+			verdict = "met"
+			if !pass {
+				verdict = "**missed**"
+			}
+		}
+		what := c.what
+		if c.note != "" {
+			what += " — " + c.note
+		}
+		fmt.Fprintf(w, "| %s | %s %s | %s | %s | %s | %s |\n", what, human(v), c.metric, ceil, ratio, target, verdict)
+	}
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "## All results")
+	fmt.Fprintln(w)
+	fmt.Fprintln(w, "| package | benchmark | iterations | ns/op | B/op | allocs/op | other metrics |")
+	fmt.Fprintln(w, "|---|---|---:|---:|---:|---:|---|")
+	for _, r := range results {
+		var other []string
+		for _, k := range r.order {
+			if k == "ns/op" || k == "B/op" || k == "allocs/op" {
+				continue
+			}
+			other = append(other, human(r.metrics[k])+" "+k)
+		}
+		get := func(k string) string {
+			if v, ok := r.metrics[k]; ok {
+				return human(v)
+			}
+			return "—"
+		}
+		fmt.Fprintf(w, "| %s | %s | %s | %s | %s | %s | %s |\n", r.pkg, r.name, r.iters, get("ns/op"), get("B/op"), get("allocs/op"), strings.Join(other, ", "))
+	}
+}
+
+// modulePath reads the module path from a go.mod file ("" if unreadable).
+func modulePath(file string) string {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return ""
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if p, ok := strings.CutPrefix(strings.TrimSpace(line), "module "); ok {
+			return strings.TrimSpace(p)
+		}
+	}
+	return ""
+}
