@@ -168,6 +168,7 @@ type Store struct {
 
 	fsyncs       atomic.Uint64
 	eventsSynced atomic.Uint64
+	fsyncEWMA    atomic.Int64 // moving average of a group's write+fsync, ns
 }
 
 // Open opens or creates the log in dir, verifying every record. A torn tail

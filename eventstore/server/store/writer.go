@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/google/uuid"
 )
@@ -94,6 +95,7 @@ func (s *Store) submit(ctx context.Context, r *writeReq) (writeResp, error) {
 
 func (s *Store) writer() {
 	defer close(s.done)
+	var recent groupSizes
 	for {
 		var first *writeReq
 		select {
@@ -110,19 +112,84 @@ func (s *Store) writer() {
 		}
 		group := []*writeReq{first}
 		size := reqSize(first)
+		take := func(r *writeReq) {
+			group = append(group, r)
+			size += reqSize(r)
+		}
 	drain:
 		for len(group) < maxGroupRequests && size < maxGroupBytes {
 			select {
 			case r := <-s.reqs:
-				group = append(group, r)
-				size += reqSize(r)
+				take(r)
 			default:
 				break drain
 			}
 		}
-		s.commitGroup(group)
+		// Commit delay (as PostgreSQL's commit_delay/commit_siblings): when
+		// recent groups were larger, other writers are busy turning their
+		// last reply into their next append; wait up to half an fsync time
+		// for them so one fsync covers them too. A lone writer never waits.
+		if want := recent.want(); len(group) < want && size < maxGroupBytes {
+			timer := time.NewTimer(min(s.fsyncAvg()/2, maxCommitDelay))
+		wait:
+			for len(group) < want && size < maxGroupBytes {
+				select {
+				case r := <-s.reqs:
+					take(r)
+				case <-timer.C:
+					break wait
+				case <-s.closing:
+					break wait
+				}
+			}
+			timer.Stop()
+		}
+		recent.add(len(group))
+		start := time.Now()
+		if s.commitGroup(group) {
+			s.noteFsync(time.Since(start))
+		}
 	}
 }
+
+// maxCommitDelay bounds how long a group waits for more writers.
+const maxCommitDelay = time.Millisecond
+
+// groupSizes remembers the sizes of the last groups.
+type groupSizes struct {
+	sizes [16]int
+	next  int
+}
+
+func (g *groupSizes) add(n int) {
+	g.sizes[g.next%len(g.sizes)] = n
+	g.next++
+}
+
+// want is how many requests a group should wait for: none beyond what is
+// queued while writers are alone, else somewhat more than the recent
+// largest group, so the group size can grow toward the number of writers.
+func (g *groupSizes) want() int {
+	m := 0
+	for _, n := range g.sizes {
+		m = max(m, n)
+	}
+	if m <= 1 {
+		return 0
+	}
+	return m + m/2
+}
+
+// noteFsync folds one group's write+fsync time into a moving average.
+func (s *Store) noteFsync(d time.Duration) {
+	old := time.Duration(s.fsyncEWMA.Load())
+	if old == 0 {
+		old = d
+	}
+	s.fsyncEWMA.Store(int64(old + (d-old)/8))
+}
+
+func (s *Store) fsyncAvg() time.Duration { return time.Duration(s.fsyncEWMA.Load()) }
 
 func reqSize(r *writeReq) int {
 	n := 64
@@ -136,13 +203,13 @@ func reqSize(r *writeReq) int {
 // state (which then includes the group's earlier decisions), writes all the
 // resulting records with one write and one fdatasync, and only then makes
 // them readable and replies.
-func (s *Store) commitGroup(group []*writeReq) {
+func (s *Store) commitGroup(group []*writeReq) (synced bool) {
 	resps := make([]writeResp, len(group))
 	if p := s.failed.Load(); p != nil {
 		for i := range group {
 			group[i].resp <- writeResp{err: fmt.Errorf("%w: %v", ErrFailed, *p)}
 		}
-		return
+		return false
 	}
 	if s.tailSize >= s.chunkN {
 		if err := s.rotate(); err != nil {
@@ -203,10 +270,12 @@ func (s *Store) commitGroup(group []*writeReq) {
 		s.fsyncs.Add(1)
 		s.eventsSynced.Add(uint64(written))
 		s.publish(head)
+		synced = true
 	}
 	for i, r := range group {
 		r.resp <- resps[i]
 	}
+	return synced
 }
 
 // fail marks the store failed: the in-memory index may now be ahead of the
