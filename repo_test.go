@@ -174,6 +174,22 @@ var importRules = []importRule{
 		why:        "readapi imports domain, eventstore and projections' read-model types only",
 	},
 	{
+		pkg:        "writeapi/...",
+		allow:      []string{"writeapi/...", "commands/...", "domain/...", "internal/..."},
+		deny:       []string{"projections/...", "readapi/...", "cmd/..."},
+		denyDirect: []string{"flag", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "writeapi (the command HTTP API) imports commands, domain and internal helpers only",
+	},
+	{
+		pkg:        "internal/httpx/...",
+		allow:      []string{"internal/httpx/...", "domain/..."},
+		deny:       []string{"commands/...", "projections/...", "readapi/...", "writeapi/...", "eventstore/...", "cmd/..."},
+		denyDirect: []string{"flag", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "internal/httpx (problem+json, auth, roles) builds on domain's error kinds only",
+	},
+	{
 		pkg:        "eventstore/...",
 		allow:      []string{"eventstore/...", "internal/..."},
 		deny:       []string{"domain/...", "commands/...", "projections/...", "readapi/...", "cmd/..."},

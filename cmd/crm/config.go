@@ -81,6 +81,7 @@ type serveConfig struct {
 	httpAddr        string
 	eventStoreURL   string // empty: embedded event store under dataDir
 	redisURL        string // empty: embedded read store (not used yet)
+	apiKeysFile     string // empty: DATA/api-keys, created with an admin key on first start
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 }
@@ -107,6 +108,9 @@ Environment:
                    e.g. esdb://localhost:2113?tls=false (unset: embedded store)
   REDIS_URL        redis:// URL of the read store (read and validated; used by
                    later releases)
+  CRM_API_KEYS_FILE  API keys file, one "<key> <user-id> <role>[,<role>...]"
+                   per line (unset: DATA/api-keys, created with one admin key
+                   on first start and printed once on stderr)
 
 Flags:
 `)
@@ -117,6 +121,7 @@ Flags:
 	}
 	cfg.eventStoreURL = strings.TrimSpace(getenv("EVENTSTORE_URL"))
 	cfg.redisURL = strings.TrimSpace(getenv("REDIS_URL"))
+	cfg.apiKeysFile = strings.TrimSpace(getenv("CRM_API_KEYS_FILE"))
 
 	var errs []error
 	if cfg.dataDir == "" {

@@ -58,9 +58,10 @@ func writeProblem(c *gin.Context, p problem) {
 	c.Abort()
 }
 
-// newRouter builds the HTTP handler: ops endpoints now, the API later.
-// It switches Gin to release mode (no debug output on stdout).
-func newRouter(logger *slog.Logger, checks []readinessCheck) *gin.Engine {
+// newRouter builds the HTTP handler: the open ops endpoints (/healthz,
+// /readyz) and whatever the mount functions add (the /v1 API). It switches
+// Gin to release mode (no debug output on stdout).
+func newRouter(logger *slog.Logger, checks []readinessCheck, mounts ...func(*gin.Engine)) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
@@ -75,6 +76,9 @@ func newRouter(logger *slog.Logger, checks []readinessCheck) *gin.Engine {
 	})
 	r.GET("/healthz", healthHandler())
 	r.GET("/readyz", readyHandler(checks, readyTimeout))
+	for _, mount := range mounts {
+		mount(r)
+	}
 	return r
 }
 

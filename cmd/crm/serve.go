@@ -14,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
 )
 
@@ -27,7 +28,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := serve(ctx, stop, cfg, logger); err != nil {
+	if err := serve(ctx, stop, cfg, logger, stderr); err != nil {
 		logger.Error("crm serve failed", "err", err)
 		return exitFailure
 	}
@@ -37,13 +38,18 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 // serve runs until ctx is done (a signal), then shuts down gracefully:
 // in-flight HTTP requests first, then the event store. stopSignals is called
 // once shutdown starts, so that a second signal kills the process.
-func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slog.Logger) error {
+func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slog.Logger, stderr io.Writer) error {
 	// Listen first: a busy or bad address fails before the store is opened.
 	ln, err := net.Listen("tcp", cfg.httpAddr)
 	if err != nil {
 		return fmt.Errorf("http: %w", err)
 	}
 	defer ln.Close()
+
+	keys, err := loadAPIKeys(cfg, logger, stderr)
+	if err != nil {
+		return err
+	}
 
 	if cfg.eventStoreURL == "" {
 		logger.Info("opening event store", "mode", "embedded", "dir", filepath.Join(cfg.dataDir, "eventstore"))
@@ -69,9 +75,10 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		return nil
 	}
 
+	cmds := commands.New(commands.Config{Store: store, Logger: logger})
 	srv := newHTTPServer(newRouter(logger, []readinessCheck{
 		{name: "eventstore", pinger: store},
-	}), logger)
+	}, mountCommandAPI(keys, cmds, logger)), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("crm serve ready", "http", ln.Addr().String())
