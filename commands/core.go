@@ -126,6 +126,8 @@ type core struct {
 	log        *slog.Logger
 	maxRetries int
 	sleep      func(ctx context.Context, attempt int) error
+	// locks serialises this process's commands per stream (nil: none).
+	locks *streamLocks
 }
 
 // commandID returns the id recorded as the metadata's commandId: derived
@@ -178,6 +180,13 @@ type request struct {
 // If-Match, decides and appends, retrying on conflicts.
 func (c *core) run(ctx context.Context, r request) (Result, error) {
 	res := Result{ID: r.id, Stream: r.stream}
+	if c.locks != nil {
+		unlock, err := c.locks.lock(ctx, r.stream)
+		if err != nil {
+			return res, domain.Wrap(domain.KindUnavailable, err, "request cancelled or timed out")
+		}
+		defer unlock()
+	}
 	for attempt := 0; ; attempt++ {
 		recorded, rev, err := c.store.LoadStream(ctx, r.stream)
 		if err != nil {

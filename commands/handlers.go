@@ -2,7 +2,9 @@ package commands
 
 import (
 	"context"
+	"errors"
 	"log/slog"
+	"slices"
 	"time"
 
 	"github.com/crm-es/crm/domain"
@@ -23,6 +25,10 @@ type Config struct {
 	// MaxRetries bounds the re-decisions after concurrency conflicts
 	// (0 = DefaultMaxRetries; negative = none).
 	MaxRetries int
+	// NoStreamLocks turns off the in-process serialisation of commands on
+	// the same stream, leaving only optimistic concurrency (tests of the
+	// conflict paths).
+	NoStreamLocks bool
 }
 
 // Handlers runs the commands of DESIGN §8. It is safe for concurrent use.
@@ -44,6 +50,9 @@ func NewCodec() *eventstore.Codec {
 func New(cfg Config) *Handlers {
 	c := &core{store: cfg.Store, codec: NewCodec(), now: cfg.Now, newID: cfg.NewID, log: cfg.Logger,
 		maxRetries: cfg.MaxRetries, sleep: backoff}
+	if !cfg.NoStreamLocks {
+		c.locks = &streamLocks{}
+	}
 	if c.now == nil {
 		c.now = time.Now
 	}
@@ -220,4 +229,22 @@ func (c *core) ownedCustomer(ctx context.Context, opts Options, id uuid.UUID, wh
 		return forbidden(what)
 	}
 	return nil
+}
+
+// withCustomerCheck runs the domain's creation method, then checks the
+// customer the body references, so one answer lists every bad field: the
+// domain's and "customerId: no such customer" together. A forbidden
+// customer wins over validation errors.
+func withCustomerCheck(err, cerr error) error {
+	if cerr == nil {
+		return err
+	}
+	if err == nil || domain.KindOf(cerr) != domain.KindInvalid {
+		return cerr
+	}
+	var de, ce *domain.Error
+	if domain.KindOf(err) == domain.KindInvalid && errors.As(err, &de) && errors.As(cerr, &ce) {
+		return domain.Invalid(append(slices.Clone(de.Fields), ce.Fields...)...)
+	}
+	return err
 }

@@ -51,14 +51,13 @@ func (h *Handlers) CreateOpportunity(ctx context.Context, opts Options, in Creat
 	p := in.CreateOpportunity
 	p.CreatedBy = opts.Actor.UserID
 	t := target{id: id, stream: domain.OpportunityStream(id), what: "opportunity", create: true}
-	check := func(ctx context.Context, o *domain.Opportunity) error {
-		if o.Exists() || p.CustomerID == nil || *p.CustomerID == uuid.Nil || p.Prospect != nil {
-			return nil // the domain reports these
+	return execute(ctx, h.c, opts, t, domain.NewOpportunity, nil, func(o *domain.Opportunity, at time.Time) error {
+		exists := o.Exists()
+		err := o.Create(id, p, at)
+		if exists || p.CustomerID == nil || *p.CustomerID == uuid.Nil || p.Prospect != nil {
+			return err // the domain reports these
 		}
-		return h.c.referencedCustomer(ctx, opts, "customerId", *p.CustomerID)
-	}
-	return execute(ctx, h.c, opts, t, domain.NewOpportunity, check, func(o *domain.Opportunity, at time.Time) error {
-		return o.Create(id, p, at)
+		return withCustomerCheck(err, h.c.referencedCustomer(ctx, opts, "customerId", *p.CustomerID))
 	})
 }
 

@@ -35,14 +35,13 @@ func (h *Handlers) PlaceOrder(ctx context.Context, opts Options, in PlaceOrder) 
 	}
 	p := in.PlaceOrder
 	t := target{id: id, stream: domain.OrderStream(id), what: "order", create: true}
-	check := func(ctx context.Context, o *domain.Order) error {
-		if o.Exists() || p.CustomerID == uuid.Nil {
-			return nil
+	return execute(ctx, h.c, opts, t, domain.NewOrder, nil, func(o *domain.Order, at time.Time) error {
+		exists := o.Exists()
+		err := o.Place(id, p, at)
+		if exists || p.CustomerID == uuid.Nil {
+			return err
 		}
-		return h.c.referencedCustomer(ctx, opts, "customerId", p.CustomerID)
-	}
-	return execute(ctx, h.c, opts, t, domain.NewOrder, check, func(o *domain.Order, at time.Time) error {
-		return o.Place(id, p, at)
+		return withCustomerCheck(err, h.c.referencedCustomer(ctx, opts, "customerId", p.CustomerID))
 	})
 }
 

@@ -35,14 +35,13 @@ func (h *Handlers) OpenServiceRequest(ctx context.Context, opts Options, in Open
 	p := in.OpenServiceRequest
 	p.CreatedBy = opts.Actor.UserID
 	t := target{id: id, stream: domain.ServiceStream(id), what: "service request", create: true}
-	check := func(ctx context.Context, s *domain.ServiceRequest) error {
-		if s.Exists() || p.CustomerID == uuid.Nil {
-			return nil
+	return execute(ctx, h.c, opts, t, domain.NewServiceRequest, nil, func(s *domain.ServiceRequest, at time.Time) error {
+		exists := s.Exists()
+		err := s.Open(id, p, at)
+		if exists || p.CustomerID == uuid.Nil {
+			return err
 		}
-		return h.c.referencedCustomer(ctx, opts, "customerId", p.CustomerID)
-	}
-	return execute(ctx, h.c, opts, t, domain.NewServiceRequest, check, func(s *domain.ServiceRequest, at time.Time) error {
-		return s.Open(id, p, at)
+		return withCustomerCheck(err, h.c.referencedCustomer(ctx, opts, "customerId", p.CustomerID))
 	})
 }
 

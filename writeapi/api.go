@@ -227,7 +227,7 @@ func decodeBytes(raw []byte, dst any) error {
 	)
 	switch {
 	case errors.As(err, &te):
-		field := te.Field
+		field := bodyName(te.Field)
 		if field == "" {
 			return invalidBody("the body must be a JSON object")
 		}
@@ -241,6 +241,19 @@ func decodeBytes(raw []byte, dst any) error {
 		return invalidBody("malformed JSON: unexpected end of the body")
 	}
 	return invalidBody("malformed JSON: " + err.Error())
+}
+
+// bodyName turns encoding/json's field path into the body name: the names
+// of embedded Go structs (upper case) are dropped.
+func bodyName(path string) string {
+	parts := strings.Split(path, ".")
+	out := parts[:0]
+	for _, p := range parts {
+		if p != "" && !(p[0] >= 'A' && p[0] <= 'Z') {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, ".")
 }
 
 func invalidBody(msg string) error {
