@@ -383,7 +383,7 @@ func decPtrEqual(a, b *Decimal) bool {
 	if a == nil || b == nil {
 		return a == nil && b == nil
 	}
-	return a.String() == b.String()
+	return a.Equal(*b)
 }
 
 // Assign records OpportunityAssigned (field "assigneeId", required):
