@@ -269,7 +269,6 @@ type Customer struct {
 	opportunityID *uuid.UUID
 	registeredAt  time.Time
 	lastWarning   time.Time // RaisedAt of the last ChurnWarningRaised
-	interactions  int
 }
 
 // NewCustomer returns an empty customer, before its first event.
@@ -316,6 +315,16 @@ func (c *Customer) Satisfaction() int { return c.satisfaction }
 
 // ExternalRef returns the source-system reference given at registration.
 func (c *Customer) ExternalRef() string { return c.externalRef }
+
+// OpportunityID returns the opportunity whose win registered the customer
+// (nil otherwise).
+func (c *Customer) OpportunityID() *uuid.UUID {
+	if c.opportunityID == nil {
+		return nil
+	}
+	id := *c.opportunityID
+	return &id
+}
 
 // RegisteredAt returns the registration time.
 func (c *Customer) RegisteredAt() time.Time { return c.registeredAt }
@@ -382,7 +391,6 @@ func (c *Customer) Apply(e Event) {
 			c.contacts = slices.Delete(c.contacts, i, i+1)
 		}
 	case InteractionLogged:
-		c.interactions++
 	case ChurnWarningRaised:
 		c.status = CustomerStatusAtRisk
 		c.lastWarning = e.RaisedAt

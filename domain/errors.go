@@ -20,6 +20,7 @@ const (
 	KindUnavailable             // a dependency is down; retrying later may work
 )
 
+// String returns the kind's name ("invalid", "not found", …).
 func (k Kind) String() string {
 	switch k {
 	case KindInvalid:
@@ -53,6 +54,8 @@ type Error struct {
 	Err     error
 }
 
+// Error returns the message followed by the field errors and the wrapped
+// error, for logs.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Message)
@@ -70,6 +73,7 @@ func (e *Error) Error() string {
 	return b.String()
 }
 
+// Unwrap returns the wrapped error, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 // Errorf returns an *Error of the given kind with a client-safe message.

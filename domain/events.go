@@ -516,40 +516,107 @@ type OrderReturned struct {
 	ReturnedAt    time.Time    `json:"returnedAt"`
 }
 
-// EventType implementations: the stored names.
+// EventType returns the stored type name "CustomerRegistered".
+func (CustomerRegistered) EventType() string { return TypeCustomerRegistered }
 
-func (CustomerRegistered) EventType() string        { return TypeCustomerRegistered }
-func (CustomerProfileChanged) EventType() string    { return TypeCustomerProfileChanged }
-func (CustomerLevelChanged) EventType() string      { return TypeCustomerLevelChanged }
-func (CustomerCreditRated) EventType() string       { return TypeCustomerCreditRated }
+// EventType returns the stored type name "CustomerProfileChanged".
+func (CustomerProfileChanged) EventType() string { return TypeCustomerProfileChanged }
+
+// EventType returns the stored type name "CustomerLevelChanged".
+func (CustomerLevelChanged) EventType() string { return TypeCustomerLevelChanged }
+
+// EventType returns the stored type name "CustomerCreditRated".
+func (CustomerCreditRated) EventType() string { return TypeCustomerCreditRated }
+
+// EventType returns the stored type name "CustomerSatisfactionRated".
 func (CustomerSatisfactionRated) EventType() string { return TypeCustomerSatisfactionRated }
-func (CustomerOwnerAssigned) EventType() string     { return TypeCustomerOwnerAssigned }
-func (ContactAdded) EventType() string              { return TypeContactAdded }
-func (ContactChanged) EventType() string            { return TypeContactChanged }
-func (ContactRemoved) EventType() string            { return TypeContactRemoved }
-func (InteractionLogged) EventType() string         { return TypeInteractionLogged }
-func (ChurnWarningRaised) EventType() string        { return TypeChurnWarningRaised }
-func (ChurnDeferred) EventType() string             { return TypeChurnDeferred }
-func (ChurnConfirmed) EventType() string            { return TypeChurnConfirmed }
-func (ChurnWarningCleared) EventType() string       { return TypeChurnWarningCleared }
-func (CustomerReactivated) EventType() string       { return TypeCustomerReactivated }
-func (OpportunityCreated) EventType() string        { return TypeOpportunityCreated }
-func (OpportunityChanged) EventType() string        { return TypeOpportunityChanged }
-func (OpportunityAssigned) EventType() string       { return TypeOpportunityAssigned }
-func (PlanItemAdded) EventType() string             { return TypePlanItemAdded }
-func (PlanItemChanged) EventType() string           { return TypePlanItemChanged }
-func (PlanItemResultRecorded) EventType() string    { return TypePlanItemResultRecorded }
-func (OpportunityWon) EventType() string            { return TypeOpportunityWon }
-func (OpportunityLost) EventType() string           { return TypeOpportunityLost }
-func (ServiceRequestOpened) EventType() string      { return TypeServiceRequestOpened }
-func (ServiceRequestAssigned) EventType() string    { return TypeServiceRequestAssigned }
-func (ServiceRequestHandled) EventType() string     { return TypeServiceRequestHandled }
-func (ServiceFeedbackRecorded) EventType() string   { return TypeServiceFeedbackRecorded }
-func (ServiceRequestArchived) EventType() string    { return TypeServiceRequestArchived }
-func (ServiceRequestReopened) EventType() string    { return TypeServiceRequestReopened }
-func (OrderPlaced) EventType() string               { return TypeOrderPlaced }
-func (OrderShipped) EventType() string              { return TypeOrderShipped }
-func (OrderDelivered) EventType() string            { return TypeOrderDelivered }
-func (PaymentReceived) EventType() string           { return TypePaymentReceived }
-func (OrderCancelled) EventType() string            { return TypeOrderCancelled }
-func (OrderReturned) EventType() string             { return TypeOrderReturned }
+
+// EventType returns the stored type name "CustomerOwnerAssigned".
+func (CustomerOwnerAssigned) EventType() string { return TypeCustomerOwnerAssigned }
+
+// EventType returns the stored type name "ContactAdded".
+func (ContactAdded) EventType() string { return TypeContactAdded }
+
+// EventType returns the stored type name "ContactChanged".
+func (ContactChanged) EventType() string { return TypeContactChanged }
+
+// EventType returns the stored type name "ContactRemoved".
+func (ContactRemoved) EventType() string { return TypeContactRemoved }
+
+// EventType returns the stored type name "InteractionLogged".
+func (InteractionLogged) EventType() string { return TypeInteractionLogged }
+
+// EventType returns the stored type name "ChurnWarningRaised".
+func (ChurnWarningRaised) EventType() string { return TypeChurnWarningRaised }
+
+// EventType returns the stored type name "ChurnDeferred".
+func (ChurnDeferred) EventType() string { return TypeChurnDeferred }
+
+// EventType returns the stored type name "ChurnConfirmed".
+func (ChurnConfirmed) EventType() string { return TypeChurnConfirmed }
+
+// EventType returns the stored type name "ChurnWarningCleared".
+func (ChurnWarningCleared) EventType() string { return TypeChurnWarningCleared }
+
+// EventType returns the stored type name "CustomerReactivated".
+func (CustomerReactivated) EventType() string { return TypeCustomerReactivated }
+
+// EventType returns the stored type name "OpportunityCreated".
+func (OpportunityCreated) EventType() string { return TypeOpportunityCreated }
+
+// EventType returns the stored type name "OpportunityChanged".
+func (OpportunityChanged) EventType() string { return TypeOpportunityChanged }
+
+// EventType returns the stored type name "OpportunityAssigned".
+func (OpportunityAssigned) EventType() string { return TypeOpportunityAssigned }
+
+// EventType returns the stored type name "PlanItemAdded".
+func (PlanItemAdded) EventType() string { return TypePlanItemAdded }
+
+// EventType returns the stored type name "PlanItemChanged".
+func (PlanItemChanged) EventType() string { return TypePlanItemChanged }
+
+// EventType returns the stored type name "PlanItemResultRecorded".
+func (PlanItemResultRecorded) EventType() string { return TypePlanItemResultRecorded }
+
+// EventType returns the stored type name "OpportunityWon".
+func (OpportunityWon) EventType() string { return TypeOpportunityWon }
+
+// EventType returns the stored type name "OpportunityLost".
+func (OpportunityLost) EventType() string { return TypeOpportunityLost }
+
+// EventType returns the stored type name "ServiceRequestOpened".
+func (ServiceRequestOpened) EventType() string { return TypeServiceRequestOpened }
+
+// EventType returns the stored type name "ServiceRequestAssigned".
+func (ServiceRequestAssigned) EventType() string { return TypeServiceRequestAssigned }
+
+// EventType returns the stored type name "ServiceRequestHandled".
+func (ServiceRequestHandled) EventType() string { return TypeServiceRequestHandled }
+
+// EventType returns the stored type name "ServiceFeedbackRecorded".
+func (ServiceFeedbackRecorded) EventType() string { return TypeServiceFeedbackRecorded }
+
+// EventType returns the stored type name "ServiceRequestArchived".
+func (ServiceRequestArchived) EventType() string { return TypeServiceRequestArchived }
+
+// EventType returns the stored type name "ServiceRequestReopened".
+func (ServiceRequestReopened) EventType() string { return TypeServiceRequestReopened }
+
+// EventType returns the stored type name "OrderPlaced".
+func (OrderPlaced) EventType() string { return TypeOrderPlaced }
+
+// EventType returns the stored type name "OrderShipped".
+func (OrderShipped) EventType() string { return TypeOrderShipped }
+
+// EventType returns the stored type name "OrderDelivered".
+func (OrderDelivered) EventType() string { return TypeOrderDelivered }
+
+// EventType returns the stored type name "PaymentReceived".
+func (PaymentReceived) EventType() string { return TypePaymentReceived }
+
+// EventType returns the stored type name "OrderCancelled".
+func (OrderCancelled) EventType() string { return TypeOrderCancelled }
+
+// EventType returns the stored type name "OrderReturned".
+func (OrderReturned) EventType() string { return TypeOrderReturned }

@@ -81,24 +81,22 @@ type ReturnOrder struct {
 type Order struct {
 	changes []Event
 
-	exists        bool
-	id            uuid.UUID
-	customerID    uuid.UUID
-	orderNo       string
-	orderedAt     time.Time
-	currency      string
-	lines         []OrderLine
-	returnedQty   []Decimal // per line
-	total         Decimal
-	status        OrderStatus
-	paid          Decimal
-	returned      Decimal
-	returns       int
-	shipment      Shipment
-	deliveredAt   time.Time
-	shippingAddr  string
-	cancelReason  string
-	previousState OrderStatus
+	exists       bool
+	id           uuid.UUID
+	customerID   uuid.UUID
+	orderNo      string
+	orderedAt    time.Time
+	currency     string
+	lines        []OrderLine
+	returnedQty  []Decimal // per line
+	total        Decimal
+	status       OrderStatus
+	paid         Decimal
+	returned     Decimal
+	returns      int
+	shipment     Shipment
+	deliveredAt  time.Time
+	shippingAddr string
 }
 
 // NewOrder returns an empty order, before its first event.
@@ -138,6 +136,31 @@ func (o *Order) Currency() string { return o.currency }
 
 // Lines returns a copy of the lines.
 func (o *Order) Lines() []OrderLine { return slices.Clone(o.lines) }
+
+// ShippingAddress returns the shipping address.
+func (o *Order) ShippingAddress() string { return o.shippingAddr }
+
+// Shipment returns the carrier and tracking number once shipped.
+func (o *Order) Shipment() Shipment { return o.shipment }
+
+// DeliveredAt returns the delivery time (zero before delivery).
+func (o *Order) DeliveredAt() time.Time { return o.deliveredAt }
+
+// Returns returns how many returns were recorded.
+func (o *Order) Returns() int { return o.returns }
+
+// ReturnedQuantity returns the quantity of a SKU returned so far.
+func (o *Order) ReturnedQuantity(sku string) Decimal {
+	var sum Decimal
+	for i, l := range o.lines {
+		if l.SKU == sku && i < len(o.returnedQty) {
+			if s, err := sum.Add(o.returnedQty[i]); err == nil {
+				sum = s
+			}
+		}
+	}
+	return sum
+}
 
 // Total returns the order total (sum of line amounts).
 func (o *Order) Total() Decimal { return o.total }
@@ -194,15 +217,13 @@ func (o *Order) Apply(e Event) {
 	case PaymentReceived:
 		o.paid = e.PaidTotal
 	case OrderCancelled:
-		o.previousState = o.status
-		o.cancelReason = e.Reason
 		o.status = OrderStatusCancelled
 	case OrderReturned:
 		o.returned = e.ReturnedTotal
 		o.returns = e.ReturnNo
-		if alloc, ok := o.allocate(e.Lines); ok {
-			o.returnedQty = alloc.returnedQty
-		}
+		// Best effort: a stored return is a fact even if it no longer
+		// fits the lines (e.g. written by an older version).
+		o.returnedQty = o.allocate(e.Lines).returnedQty
 	}
 }
 
@@ -396,7 +417,7 @@ type allocation struct {
 
 // allocate spreads returned quantities over the order's lines with the
 // SKU, first line first, and prices them with each line's unit price.
-func (o *Order) allocate(lines []ReturnLine) (allocation, bool) {
+func (o *Order) allocate(lines []ReturnLine) allocation {
 	a := allocation{returnedQty: slices.Clone(o.returnedQty), amounts: make([]Decimal, len(lines))}
 	if len(a.returnedQty) < len(o.lines) {
 		a.returnedQty = append(a.returnedQty, make([]Decimal, len(o.lines)-len(a.returnedQty))...)
@@ -446,7 +467,7 @@ func (o *Order) allocate(lines []ReturnLine) (allocation, bool) {
 		}
 		a.amounts[i] = amount
 	}
-	return a, len(a.errs) == 0
+	return a
 }
 
 // Return records OrderReturned: returned goods (lines of the order's SKUs,
@@ -475,7 +496,7 @@ func (o *Order) Return(p ReturnOrder, at time.Time) error {
 		}
 		return conflict("order is cancelled; nothing can be returned")
 	}
-	alloc, _ := o.allocate(p.Lines)
+	alloc := o.allocate(p.Lines)
 	fe = append(fe, alloc.errs...)
 	lines := make([]ReturnLine, len(p.Lines))
 	var linesAmount Decimal
