@@ -103,6 +103,12 @@ func (s *ServiceRequest) Type() string { return s.typ }
 // Title returns the title.
 func (s *ServiceRequest) Title() string { return s.title }
 
+// Channel returns the channel the request came in by ("" when not given).
+func (s *ServiceRequest) Channel() string { return s.channel }
+
+// Request returns the request text.
+func (s *ServiceRequest) Request() string { return s.request }
+
 // CreatedBy returns the creator's user id.
 func (s *ServiceRequest) CreatedBy() string { return s.createdBy }
 

@@ -6,6 +6,26 @@ import (
 	"github.com/google/uuid"
 )
 
+// Aggregate is what every aggregate (Customer, Opportunity,
+// ServiceRequest, Order) offers the command layer.
+type Aggregate interface {
+	// Apply changes the state by one stored event; it never fails.
+	Apply(Event)
+	// Changes returns the events recorded by command methods, in order.
+	Changes() []Event
+	// Exists reports whether the aggregate's first event was applied.
+	Exists() bool
+	// ID returns the aggregate id (uuid.Nil before the first event).
+	ID() uuid.UUID
+}
+
+var (
+	_ Aggregate = (*Customer)(nil)
+	_ Aggregate = (*Opportunity)(nil)
+	_ Aggregate = (*ServiceRequest)(nil)
+	_ Aggregate = (*Order)(nil)
+)
+
 // Stream kinds: the prefix of a stream name, "<kind>-<uuid>" (DESIGN §4).
 const (
 	KindCustomer       = "customer"
