@@ -182,6 +182,14 @@ var importRules = []importRule{
 		why:        "writeapi (the command HTTP API) imports commands, domain and internal helpers only",
 	},
 	{
+		pkg:        "importer/...",
+		allow:      []string{"importer/...", "domain/...", "eventstore", "commands/...", "internal/..."},
+		deny:       []string{"projections/...", "readapi/...", "writeapi/...", "cmd/..."},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "importer (data set imports) imports domain, eventstore, commands and internal helpers only",
+	},
+	{
 		pkg:        "internal/httpx/...",
 		allow:      []string{"internal/httpx/...", "domain/..."},
 		deny:       []string{"commands/...", "projections/...", "readapi/...", "writeapi/...", "eventstore/...", "cmd/..."},

@@ -6,6 +6,7 @@
 //	crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
 //	crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
 //	crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
+//	crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
 //	crm help                       print this help
 //
 // Run "crm COMMAND -h" for the flags of a command.
@@ -24,6 +25,7 @@ Usage:
   crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
   crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
   crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
+  crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
   crm help                       print this help
 
 Run "crm COMMAND -h" for the flags of a command.
@@ -58,6 +60,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runEventStoreServe(ctx, args[2:], getenv, stderr)
 	case "healthcheck":
 		return runHealthcheck(ctx, args[1:], getenv, stderr)
+	case "import":
+		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitUsage
