@@ -328,8 +328,9 @@ func (o *Order) Ship(p Shipment, at time.Time) error {
 }
 
 // Deliver records OrderDelivered: placed or shipped → delivered.
-// deliveredAt defaults to at. A delivered order records nothing; a
-// cancelled one is KindConflict.
+// deliveredAt defaults to at and may not precede the order time (field
+// "deliveredAt"). A delivered order records nothing; a cancelled one is
+// KindConflict.
 func (o *Order) Deliver(deliveredAt time.Time, at time.Time) error {
 	if err := o.mustExist(); err != nil {
 		return err
@@ -342,6 +343,9 @@ func (o *Order) Deliver(deliveredAt time.Time, at time.Time) error {
 	}
 	if deliveredAt.IsZero() {
 		deliveredAt = at
+	}
+	if deliveredAt.Before(o.orderedAt) {
+		return Invalid(FieldError{Field: "deliveredAt", Message: "must not be before the order time " + timeText(o.orderedAt)})
 	}
 	o.record(OrderDelivered{OrderID: o.id, CustomerID: o.customerID, DeliveredAt: utc(deliveredAt)})
 	return nil

@@ -79,6 +79,8 @@ func TestOrderFulfilment(t *testing.T) {
 		{name: "deliver placed (no shipping step)", given: placed, when: deliver, then: []Event{OrderDelivered{OrderID: ordID, CustomerID: custID, DeliveredAt: t2}}},
 		{name: "deliveredAt defaults to the command time", given: placed, when: func(o *Order) error { return o.Deliver(time.Time{}, t2) },
 			then: []Event{OrderDelivered{OrderID: ordID, CustomerID: custID, DeliveredAt: t2}}},
+		{name: "deliver before the order time", given: placed, when: func(o *Order) error { return o.Deliver(t0.Add(-time.Second), t2) },
+			kind: KindInvalid, fields: []string{"deliveredAt"}},
 		{name: "deliver delivered: no-op", given: delivered, when: deliver, noop: true},
 		{name: "deliver cancelled", given: cancelled, when: deliver, kind: KindConflict},
 
