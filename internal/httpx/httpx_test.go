@@ -199,3 +199,15 @@ func TestMatrix(t *testing.T) {
 		t.Error("the widest scope wins")
 	}
 }
+
+// TestREADMERoles keeps the README's "Roles" table equal to DefaultMatrix.
+func TestREADMERoles(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultMatrix().MarkdownTable()
+	if !strings.Contains(string(readme), want) {
+		t.Errorf("README.md lacks the role matrix; put this table in its \"Roles\" section:\n\n%s", want)
+	}
+}

@@ -158,3 +158,30 @@ func (m Matrix) Scope(roles []Role, action Action) Scope {
 	}
 	return best
 }
+
+// MarkdownTable renders the matrix as the README's "Roles" table: one row
+// per action, one column per role; "any", "own" or "—".
+func (m Matrix) MarkdownTable() string {
+	var b strings.Builder
+	b.WriteString("| command |")
+	for _, r := range AllRoles {
+		b.WriteString(" " + string(r) + " |")
+	}
+	b.WriteString("\n|---|")
+	for range AllRoles {
+		b.WriteString("---|")
+	}
+	b.WriteString("\n")
+	for _, a := range AllActions {
+		b.WriteString("| `" + string(a) + "` |")
+		for _, r := range AllRoles {
+			cell := "—"
+			if s := m.Scope([]Role{r}, a); s != ScopeNone {
+				cell = s.String()
+			}
+			b.WriteString(" " + cell + " |")
+		}
+		b.WriteString("\n")
+	}
+	return b.String()
+}
