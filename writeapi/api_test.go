@@ -524,3 +524,13 @@ func raceSameCustomer(t *testing.T, e *env, wantAll bool) {
 		t.Errorf("only %d of %d commands accepted", len(accepts), clients*perClient)
 	}
 }
+
+func TestUnavailable(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.registerCustomer("admin", "")
+	_ = e.store.Close()
+	r := e.must(503, "POST", "/customers/"+c+"/level", "admin", map[string]any{"level": 2})
+	if r.body["status"] != 503.0 || r.header.Get("Retry-After") == "" || r.header.Get("Content-Type") != "application/problem+json" {
+		t.Errorf("503: %v %s", r.header, r.raw)
+	}
+}
