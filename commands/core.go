@@ -128,6 +128,9 @@ type core struct {
 	sleep      func(ctx context.Context, attempt int) error
 	// locks serialises this process's commands per stream (nil: none).
 	locks *streamLocks
+	// cache keeps recently used streams' states (nil: none; only used
+	// together with locks).
+	cache *stateCache
 }
 
 // commandID returns the id recorded as the metadata's commandId: derived
@@ -187,39 +190,49 @@ func (c *core) run(ctx context.Context, r request) (Result, error) {
 		}
 		defer unlock()
 	}
+	st := c.cache.get(r.stream)
 	for attempt := 0; ; attempt++ {
-		recorded, rev, err := c.store.LoadStream(ctx, r.stream)
-		if err != nil {
-			return res, storeError(err, r.what)
+		if st == nil {
+			var err error
+			if st, err = c.load(ctx, r.stream, r.what); err != nil {
+				return res, err
+			}
 		}
 		if r.opts.IdempotencyKey != "" {
-			if done, ok := findCommand(recorded, r.key); ok {
-				res.Revision, res.Position, res.Replayed, res.Changed = int64(done.Revision), done.Position, true, true
+			if rev, pos, ok := st.find(r.key); ok {
+				res.Revision, res.Position, res.Replayed, res.Changed = rev, pos, true, true
+				c.cache.put(r.stream, st)
 				return res, nil
 			}
 		}
-		if r.opts.IfMatch != nil && *r.opts.IfMatch != rev {
-			return res, preconditionFailed(r.stream, *r.opts.IfMatch, rev)
+		if r.opts.IfMatch != nil && *r.opts.IfMatch != st.rev {
+			if !st.fresh {
+				st = nil // the cached state may be stale: check a fresh one
+				continue
+			}
+			return res, preconditionFailed(r.stream, *r.opts.IfMatch, st.rev)
 		}
-		if rev < 0 && !r.create {
+		if st.rev < 0 && !r.create {
 			return res, domain.Errorf(domain.KindNotFound, "%s %s not found", r.what, r.id)
 		}
-		history, err := c.decodeAll(recorded)
+		changes, err := r.decide(ctx, st.history, c.now())
 		if err != nil {
-			return res, err
-		}
-		changes, err := r.decide(ctx, history, c.now())
-		if err != nil {
+			if !st.fresh {
+				st = nil // refused on a possibly stale state: decide again on a fresh one
+				continue
+			}
 			return res, err
 		}
 		if len(changes) == 0 {
-			res.Revision = rev
-			if n := len(recorded); n > 0 {
-				res.Position = recorded[n-1].Position
+			if !st.fresh {
+				st = nil
+				continue
 			}
+			res.Revision, res.Position = st.rev, st.lastPosition()
+			c.cache.put(r.stream, st)
 			return res, nil
 		}
-		pending, err := c.pending(r, changes, recorded)
+		pending, err := c.pending(r, changes, st.lastHash)
 		if err != nil {
 			return res, err
 		}
@@ -228,11 +241,18 @@ func (c *core) run(ctx context.Context, r request) (Result, error) {
 				return res, err
 			}
 		}
-		ar, err := c.store.Append(ctx, r.stream, rev, pending)
+		ar, err := c.store.Append(ctx, r.stream, st.rev, pending)
 		if err == nil {
 			res.Revision, res.Position, res.Changed = int64(ar.Revision), ar.Position, true
+			if c.cache != nil && c.extend(st, pending, ar) {
+				c.cache.put(r.stream, st)
+			} else {
+				c.cache.drop(r.stream)
+			}
 			return res, nil
 		}
+		c.cache.drop(r.stream)
+		st = nil
 		var ce *eventstore.ConflictError
 		if !errors.As(err, &ce) {
 			return res, storeError(err, r.what)
@@ -249,23 +269,6 @@ func (c *core) run(ctx context.Context, r request) (Result, error) {
 			return res, domain.Wrap(domain.KindUnavailable, err, "request cancelled")
 		}
 	}
-}
-
-// findCommand returns the last event of the command whose events have the
-// ids EventID(key, 0), EventID(key, 1), ... in recorded.
-func findCommand(recorded []eventstore.Recorded, key string) (eventstore.Recorded, bool) {
-	first := eventstore.EventID(key, 0)
-	for i, ev := range recorded {
-		if ev.EventID != first {
-			continue
-		}
-		last := ev
-		for j := 1; i+j < len(recorded) && recorded[i+j].EventID == eventstore.EventID(key, j); j++ {
-			last = recorded[i+j]
-		}
-		return last, true
-	}
-	return eventstore.Recorded{}, false
 }
 
 // decodeAll decodes a stream's events; unknown types are skipped with a
@@ -291,7 +294,7 @@ func (c *core) decodeAll(recorded []eventstore.Recorded) ([]any, error) {
 
 // pending encodes changes with the metadata of DESIGN §4; the first event
 // chains from the loaded stream's last hash (saving Append a read).
-func (c *core) pending(r request, changes []change, recorded []eventstore.Recorded) ([]eventstore.Pending, error) {
+func (c *core) pending(r request, changes []change, prevHash string) ([]eventstore.Pending, error) {
 	corr, cause := r.opts.CorrelationID, r.opts.CausationID
 	if corr == "" {
 		corr = r.commandID
@@ -314,11 +317,8 @@ func (c *core) pending(r request, changes []change, recorded []eventstore.Record
 		p.IdempotencyKey = r.key
 		out[i] = p
 	}
-	if n := len(recorded); n > 0 {
-		last := recorded[n-1]
-		if h := last.Metadata.Hash; last.MetadataErr == nil && validHash(h) {
-			out[0].Metadata.PrevHash = h
-		}
+	if validHash(prevHash) {
+		out[0].Metadata.PrevHash = prevHash
 	}
 	return out, nil
 }

@@ -29,6 +29,13 @@ type Config struct {
 	// the same stream, leaving only optimistic concurrency (tests of the
 	// conflict paths).
 	NoStreamLocks bool
+	// CacheStreams is how many streams' decoded events are kept between
+	// commands (0 = DefaultCacheStreams, negative = none; needs the stream
+	// locks). A cached stream is trusted only for the append, whose
+	// expected revision proves it current; a conflict, a refusal, a no-op or
+	// an If-Match mismatch is re-checked on a fresh load, so other writers
+	// (other processes) are safe.
+	CacheStreams int
 }
 
 // Handlers runs the commands of DESIGN §8. It is safe for concurrent use.
@@ -52,6 +59,12 @@ func New(cfg Config) *Handlers {
 		maxRetries: cfg.MaxRetries, sleep: backoff}
 	if !cfg.NoStreamLocks {
 		c.locks = &streamLocks{}
+		switch {
+		case cfg.CacheStreams == 0:
+			c.cache = newStateCache(DefaultCacheStreams)
+		case cfg.CacheStreams > 0:
+			c.cache = newStateCache(cfg.CacheStreams)
+		}
 	}
 	if c.now == nil {
 		c.now = time.Now

@@ -127,7 +127,7 @@ func (h *Handlers) registerDerivedCustomer(ctx context.Context, opts Options, co
 	}
 	stream := domain.CustomerStream(cust.ID())
 	r := request{stream: stream, opts: opts, key: key + "/customer", commandID: commandID}
-	pending, err := h.c.pending(r, changes, nil)
+	pending, err := h.c.pending(r, changes, "")
 	if err != nil {
 		return err
 	}
