@@ -68,6 +68,7 @@ type Summary struct {
 	Cancellations         int // cancellation invoices of customers
 	OrdersCancelled       int // recorded as OrderCancelled
 	Returns               int // OrderReturned events
+	Refunds               int // of which amount-only (goods on no earlier order)
 	UnmatchedCancels      int // cancellation invoices with no earlier order
 	UnmatchedLines        int // cancellation lines left unmatched
 	MultiCountryCustomers int
@@ -115,8 +116,9 @@ func (s *Summary) WriteText(w io.Writer) {
 	}
 	p("  customers              %d (%d seen with several countries; region = the first)", s.Customers, s.MultiCountryCustomers)
 	p("  orders                 %d", s.Orders)
-	p("  cancellations          %d invoices: %d orders cancelled, %d returns; %d with no earlier order, %d lines unmatched",
-		s.Cancellations, s.OrdersCancelled, s.Returns, s.UnmatchedCancels, s.UnmatchedLines)
+	p("  cancellations          %d invoices: %d orders cancelled, %d returns (%d of them refunds of goods on no earlier order);",
+		s.Cancellations, s.OrdersCancelled, s.Returns, s.Refunds)
+	p("                         %d with no earlier order and %d lines unmatched (not imported)", s.UnmatchedCancels, s.UnmatchedLines)
 	p("  events                 %d planned, %d appended, %d already imported (%d appends)", s.Events, s.Appended, s.AlreadyImported, s.Appends)
 	if s.FailedCustomers > 0 {
 		p("  FAILED customers       %d", s.FailedCustomers)
@@ -138,7 +140,7 @@ func (s *Summary) LogAttrs() []any {
 		"rows", s.Rows, "guestLines", s.GuestLines, "guestInvoices", s.GuestInvoices,
 		slog.Group("skipped", skipped...),
 		"customers", s.Customers, "orders", s.Orders, "cancellations", s.Cancellations,
-		"ordersCancelled", s.OrdersCancelled, "returns", s.Returns,
+		"ordersCancelled", s.OrdersCancelled, "returns", s.Returns, "refunds", s.Refunds,
 		"unmatchedCancellations", s.UnmatchedCancels, "unmatchedLines", s.UnmatchedLines,
 		"events", s.Events, "appended", s.Appended, "alreadyImported", s.AlreadyImported, "appends", s.Appends,
 		"failedCustomers", s.FailedCustomers,
@@ -180,7 +182,7 @@ func ImportOnlineRetail(ctx context.Context, store Store, file io.Reader, opts O
 	sum := &Summary{
 		Rows: ds.Rows, GuestLines: ds.GuestLines, GuestInvoices: ds.GuestInvoices, Skipped: ds.Skipped,
 		Customers: len(plan.Customers), Orders: plan.Orders, Cancellations: plan.Cancellations,
-		OrdersCancelled: plan.OrdersCancelled, Returns: plan.Returns,
+		OrdersCancelled: plan.OrdersCancelled, Returns: plan.Returns, Refunds: plan.AmountReturns,
 		UnmatchedCancels: plan.UnmatchedCancels, UnmatchedLines: plan.UnmatchedLines,
 		MultiCountryCustomers: plan.MultiCountryCustomers,
 	}
