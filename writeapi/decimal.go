@@ -3,6 +3,7 @@ package writeapi
 import (
 	"bytes"
 	"encoding/json"
+	"strings"
 )
 
 // decimalText is a decimal given as a JSON string ("12.50") or number
@@ -51,4 +52,40 @@ func (f *fields) decimalOf(name string, d decimalText, required bool) *decimalVa
 		return nil
 	}
 	return &decimalValue{*v}
+}
+
+// textValue is a string field inside an array element: it never fails to
+// decode, so a wrong type is reported with the element's index
+// ("lines[2].sku") instead of encoding/json's index-less path.
+type textValue struct {
+	set  bool
+	text string
+	bad  bool
+}
+
+func (t *textValue) UnmarshalJSON(b []byte) error {
+	b = bytes.TrimSpace(b)
+	if bytes.Equal(b, []byte("null")) {
+		*t = textValue{}
+		return nil
+	}
+	var s string
+	if err := json.Unmarshal(b, &s); err != nil {
+		*t = textValue{set: true, bad: true}
+		return nil
+	}
+	*t = textValue{set: true, text: s}
+	return nil
+}
+
+// textOf returns an element's text field, reporting a wrong type (and a
+// missing required value) under name.
+func (f *fields) textOf(name string, t textValue, required bool) string {
+	switch {
+	case t.bad:
+		f.add(name, "must be a string")
+	case required && strings.TrimSpace(t.text) == "":
+		f.add(name, "is required")
+	}
+	return t.text
 }

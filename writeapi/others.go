@@ -107,10 +107,10 @@ type feedbackBody struct {
 }
 
 type orderLineBody struct {
-	SKU         *string     `json:"sku"`
-	Description *string     `json:"description"`
+	SKU         textValue   `json:"sku"`
+	Description textValue   `json:"description"`
 	Quantity    decimalText `json:"quantity"`
-	Unit        *string     `json:"unit"`
+	Unit        textValue   `json:"unit"`
 	UnitPrice   decimalText `json:"unitPrice"`
 }
 
@@ -140,7 +140,7 @@ type paymentBody struct {
 }
 
 type returnLineBody struct {
-	SKU      *string     `json:"sku"`
+	SKU      textValue   `json:"sku"`
 	Quantity decimalText `json:"quantity"`
 }
 
@@ -170,9 +170,9 @@ func placeOrderInput(b placeOrderBody) (commands.PlaceOrder, error) {
 	}
 	for i, l := range b.Lines {
 		line := domain.OrderLine{
-			SKU:         f.requiredText(idx("lines", i, "sku"), l.SKU),
-			Description: text(l.Description),
-			Unit:        text(l.Unit),
+			SKU:         f.textOf(idx("lines", i, "sku"), l.SKU, true),
+			Description: f.textOf(idx("lines", i, "description"), l.Description, false),
+			Unit:        f.textOf(idx("lines", i, "unit"), l.Unit, false),
 			Quantity:    f.decimalOf(idx("lines", i, "quantity"), l.Quantity, true).val(),
 			UnitPrice:   f.decimalOf(idx("lines", i, "unitPrice"), l.UnitPrice, true).val(),
 		}
@@ -503,7 +503,7 @@ func (a *api) orderRoutes() []route {
 			r := domain.ReturnOrder{Amount: f.decimalOf("amount", b.Amount, false).ptr(), Reason: text(b.Reason)}
 			for i, l := range b.Lines {
 				r.Lines = append(r.Lines, domain.ReturnLine{
-					SKU:      f.requiredText(idx("lines", i, "sku"), l.SKU),
+					SKU:      f.textOf(idx("lines", i, "sku"), l.SKU, true),
 					Quantity: f.decimalOf(idx("lines", i, "quantity"), l.Quantity, true).val(),
 				})
 			}
