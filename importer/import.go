@@ -227,6 +227,7 @@ func write(ctx context.Context, store Store, plan *Plan, opts Options, sum *Summ
 		head:     head,
 		progress: progress,
 	}
+	parent := ctx
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	jobs := make(chan *Customer)
@@ -276,6 +277,9 @@ feed:
 	wg.Wait()
 	progress.Done()
 
+	if fatal == nil && parent.Err() != nil {
+		fatal = context.Cause(parent) // interrupted before a worker noticed
+	}
 	sum.Appended = int(w.appended.Load())
 	sum.AlreadyImported = int(w.already.Load())
 	sum.Appends = int(w.appends.Load())

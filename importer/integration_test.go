@@ -329,3 +329,19 @@ func TestImportInterrupted(t *testing.T) {
 		}
 	}
 }
+
+// TestImportCancelledBeforeWriting: an import whose context ends before
+// writing starts reports it rather than success.
+func TestImportCancelledBeforeWriting(t *testing.T) {
+	store := openStore(t)
+	f, err := os.Open(slicePath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := importer.ImportOnlineRetail(ctx, store, f, importer.Options{}); !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want context.Canceled", err)
+	}
+}
