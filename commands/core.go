@@ -86,6 +86,11 @@ type Result struct {
 // instead of 409.
 var ErrPreconditionFailed = errors.New("precondition failed")
 
+// ErrTooLarge is matched (errors.Is) by the error of a command whose
+// events exceed the event store's append size limit (a KindInvalid error;
+// the HTTP layer answers 413).
+var ErrTooLarge = errors.New("command too large")
+
 // PreconditionError says that an If-Match revision did not match.
 type PreconditionError struct {
 	Stream   string
@@ -341,7 +346,7 @@ func storeError(err error, what string) error {
 	case errors.Is(err, eventstore.ErrStreamDeleted):
 		return domain.Wrap(domain.KindNotFound, err, what+" was deleted")
 	case errors.Is(err, eventstore.ErrTooLarge):
-		return domain.Wrap(domain.KindInvalid, err, "the command's events exceed the event store's size limit")
+		return domain.Wrap(domain.KindInvalid, errors.Join(ErrTooLarge, err), "the command's events exceed the event store's size limit")
 	case errors.Is(err, eventstore.ErrConflict):
 		return domain.Wrap(domain.KindConflict, err, what+" was changed concurrently; try again")
 	}

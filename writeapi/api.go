@@ -122,6 +122,8 @@ func (a *api) fail(c *gin.Context, err error) {
 	switch {
 	case errors.Is(err, errTooLarge):
 		httpx.TooLarge(c, a.maxBody)
+	case errors.Is(err, commands.ErrTooLarge):
+		httpx.Abort(c, httpx.New(http.StatusRequestEntityTooLarge, "the command's events exceed the event store's size limit"))
 	case errors.As(err, &pe):
 		httpx.PreconditionFailed(c, fmt.Sprintf("%s is at revision %d, not %d", pe.Stream, pe.Current, pe.Expected), pe.Current)
 	default:

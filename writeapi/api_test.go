@@ -534,3 +534,24 @@ func TestUnavailable(t *testing.T) {
 		t.Errorf("503: %v %s", r.header, r.raw)
 	}
 }
+
+// TestEventsTooLarge: a body under the 1 MiB limit whose events exceed the
+// event store's append limit answers 413, not 500.
+func TestEventsTooLarge(t *testing.T) {
+	e := newEnv(t, 0)
+	c := e.registerCustomer("admin", "")
+	var b strings.Builder
+	b.WriteString(`{"customerId":"` + c + `","currency":"EUR","lines":[`)
+	for i := range 23000 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"sku":"S","quantity":"1","unitPrice":"1"}`)
+	}
+	b.WriteString("]}")
+	r := e.do("POST", "/orders", "admin", b.String())
+	t.Logf("%d bytes: %d %s", b.Len(), r.status, r.raw)
+	if r.status != 413 || r.body["status"] != 413.0 {
+		t.Errorf("status %d: %s", r.status, r.raw)
+	}
+}
