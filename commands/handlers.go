@@ -179,11 +179,7 @@ func occurredAt(e domain.Event, now time.Time) time.Time {
 // (contact, interaction, plan item): the client's choice, else derived from
 // the idempotency key, else fresh.
 func (c *core) subID(kind, chosen string, opts Options) (uuid.UUID, error) {
-	id, err := c.newAggregateID(kind, chosen, opts)
-	if err != nil {
-		return uuid.Nil, domain.Invalid(domain.FieldError{Field: kind + "Id", Message: "must be a UUID"})
-	}
-	return id, nil
+	return c.newAggregateID(kind, chosen, opts) // a bad choice is reported as the body's "id"
 }
 
 // forbidden is the error of an actor acting on someone else's customer.

@@ -555,3 +555,19 @@ func TestEventsTooLarge(t *testing.T) {
 		t.Errorf("status %d: %s", r.status, r.raw)
 	}
 }
+
+func TestChosenIDs(t *testing.T) {
+	e := newEnv(t, 0)
+	id := uuid.NewString()
+	if got := e.must(201, "POST", "/customers", "admin", map[string]any{"id": id, "name": "Chosen"}).str("id"); got != id {
+		t.Errorf("customer id %s, want %s", got, id)
+	}
+	cid := uuid.NewString()
+	if got := e.must(201, "POST", "/customers/"+id+"/contacts", "admin", map[string]any{"id": cid, "name": "Ann"}).str("id"); got != cid {
+		t.Errorf("contact id %s, want %s", got, cid)
+	}
+	r := e.must(400, "POST", "/customers/"+id+"/contacts", "admin", map[string]any{"id": "nope", "name": "Ann"})
+	if !slices.Contains(r.fields(), "id") {
+		t.Errorf("bad contact id: %s", r.raw)
+	}
+}
