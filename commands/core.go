@@ -62,7 +62,8 @@ type Options struct {
 
 // Result is the outcome of a command (the API's reply body).
 type Result struct {
-	// ID is the aggregate's id.
+	// ID is the id of what the command created: the new aggregate, or the
+	// new contact, interaction or plan item; else the aggregate's id.
 	ID string `json:"id"`
 	// Stream is the aggregate's stream.
 	Stream string `json:"stream"`
