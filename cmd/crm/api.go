@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/internal/httpx"
@@ -14,7 +15,18 @@ import (
 // loadAPIKeys loads the API keys: from CRM_API_KEYS_FILE when set (it must
 // exist), else from DATA/api-keys, which is created on first start with one
 // random admin key. That key is printed once, on stderr, and never logged.
+//
+// CRM_API_KEYS, when set, holds the keys themselves (same format, lines
+// separated by ';' or newlines) and no file is read or created.
 func loadAPIKeys(cfg serveConfig, logger *slog.Logger, stderr io.Writer) (*httpx.Keys, error) {
+	if strings.TrimSpace(cfg.apiKeys) != "" {
+		keys, err := httpx.ParseKeys(strings.NewReader(strings.ReplaceAll(cfg.apiKeys, ";", "\n")), "CRM_API_KEYS")
+		if err != nil {
+			return nil, err
+		}
+		logger.Info("API keys loaded", "from", "CRM_API_KEYS", "keys", keys.Len())
+		return keys, nil
+	}
 	path := cfg.apiKeysFile
 	if path == "" {
 		p, newKey, err := httpx.EnsureDefaultKeysFile(cfg.dataDir)

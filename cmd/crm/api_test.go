@@ -115,3 +115,33 @@ func TestServeAPIKeysFile(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadAPIKeysFromEnvironment(t *testing.T) {
+	var stderr strings.Builder
+	cfg, err := parseServeConfig(nil, envMap(map[string]string{
+		"CRM_DATA_DIR": t.TempDir(),
+		"CRM_API_KEYS": "env-key-0123456789abcdef alice sales; env-key2-0123456789abcde bob admin,auditor",
+	}), &stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys, err := loadAPIKeys(cfg, discardLogger(), &stderr)
+	if err != nil || keys.Len() != 2 {
+		t.Fatalf("keys %v, err %v", keys, err)
+	}
+	if p, ok := keys.Lookup("env-key2-0123456789abcde"); !ok || p.UserID != "bob" || len(p.Roles) != 2 {
+		t.Errorf("bob: %+v %v", p, ok)
+	}
+	if _, err := os.Stat(filepath.Join(cfg.dataDir, "api-keys")); err == nil || stderr.Len() != 0 {
+		t.Errorf("created a keys file or printed something with CRM_API_KEYS set: %q", stderr.String())
+	}
+
+	cfg.apiKeys = "env-key-0123456789abcdef alice sales;short bob admin"
+	if _, err := loadAPIKeys(cfg, discardLogger(), &stderr); err == nil || !strings.Contains(err.Error(), "CRM_API_KEYS:2: key too short") {
+		t.Errorf("bad CRM_API_KEYS: %v", err)
+	}
+	_, err = parseServeConfig(nil, envMap(map[string]string{"CRM_API_KEYS": "x", "CRM_API_KEYS_FILE": "f"}), &stderr)
+	if err == nil || !strings.Contains(err.Error(), "not both") {
+		t.Errorf("both set: %v", err)
+	}
+}

@@ -82,6 +82,7 @@ type serveConfig struct {
 	eventStoreURL   string // empty: embedded event store under dataDir
 	redisURL        string // empty: embedded read store (not used yet)
 	apiKeysFile     string // empty: DATA/api-keys, created with an admin key on first start
+	apiKeys         string // CRM_API_KEYS: the keys themselves (lines separated by newlines or ';')
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 }
@@ -111,6 +112,8 @@ Environment:
   CRM_API_KEYS_FILE  API keys file, one "<key> <user-id> <role>[,<role>...]"
                    per line (unset: DATA/api-keys, created with one admin key
                    on first start and printed once on stderr)
+  CRM_API_KEYS     the keys themselves, same format, lines separated by ';'
+                   or newlines (instead of a file, e.g. from a secret store)
 
 Flags:
 `)
@@ -122,10 +125,14 @@ Flags:
 	cfg.eventStoreURL = strings.TrimSpace(getenv("EVENTSTORE_URL"))
 	cfg.redisURL = strings.TrimSpace(getenv("REDIS_URL"))
 	cfg.apiKeysFile = strings.TrimSpace(getenv("CRM_API_KEYS_FILE"))
+	cfg.apiKeys = getenv("CRM_API_KEYS")
 
 	var errs []error
 	if cfg.dataDir == "" {
 		errs = append(errs, errors.New("--data (CRM_DATA_DIR) must not be empty"))
+	}
+	if cfg.apiKeysFile != "" && strings.TrimSpace(cfg.apiKeys) != "" {
+		errs = append(errs, errors.New("set either CRM_API_KEYS_FILE or CRM_API_KEYS, not both"))
 	}
 	if err := validateListenAddr(cfg.httpAddr); err != nil {
 		errs = append(errs, fmt.Errorf("--http (CRM_HTTP_ADDR): %w", err))
