@@ -13,6 +13,10 @@ import (
 // keeps by default.
 const DefaultCacheStreams = 4096
 
+// maxCachedEvents: longer streams are not cached (they are re-read by every
+// command), which bounds the cache's memory.
+const maxCachedEvents = 20000
+
 // streamState is what a command needs of a stream: its last revision, its
 // decoded events, and enough of the stored ones to recognise an already
 // recorded command and answer its result.
@@ -144,6 +148,10 @@ func (c *stateCache) get(stream string) *streamState {
 
 func (c *stateCache) put(stream string, st *streamState) {
 	if c == nil || st.rev < 0 {
+		return
+	}
+	if len(st.positions) > maxCachedEvents {
+		c.drop(stream)
 		return
 	}
 	c.mu.Lock()

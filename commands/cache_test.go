@@ -92,6 +92,10 @@ func TestStateCacheLRU(t *testing.T) {
 	if c.get("none") != nil {
 		t.Error("a missing stream was cached")
 	}
+	c.put("long", &streamState{rev: maxCachedEvents, positions: make([]uint64, maxCachedEvents+1)})
+	if c.get("long") != nil {
+		t.Error("a stream over maxCachedEvents was cached")
+	}
 	c.drop("b")
 	if c.get("b") != nil {
 		t.Error("drop")
