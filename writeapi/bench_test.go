@@ -20,14 +20,32 @@ import (
 // Reported: p50-ms, p99-ms (per command) and commands/s.
 func BenchmarkCommandHTTP(b *testing.B) {
 	for _, clients := range []int{1, 16, 64} {
-		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchCommands(b, clients, false) })
+	}
+}
+
+// BenchmarkCommandHTTPSameCustomer: every client logs interactions on the
+// same customer (one stream: the commands queue on it).
+func BenchmarkCommandHTTPSameCustomer(b *testing.B) {
+	for _, clients := range []int{16, 64} {
+		b.Run(fmt.Sprintf("clients=%d", clients), func(b *testing.B) { benchCommands(b, clients, true) })
+	}
+}
+
+func benchCommands(b *testing.B, clients int, shared bool) {
+	{
+		{
 			e := newEnv(b, 0)
 			transport := &http.Transport{MaxIdleConnsPerHost: clients, MaxConnsPerHost: clients}
 			client := &http.Client{Transport: transport}
 			b.Cleanup(transport.CloseIdleConnections)
 			customers := make([]string, clients)
 			for i := range customers {
-				customers[i] = e.registerCustomer("admin", "")
+				if shared && i > 0 {
+					customers[i] = customers[0]
+				} else {
+					customers[i] = e.registerCustomer("admin", "")
+				}
 			}
 			body := []byte(`{"channel":"call","occurredAt":"2026-03-01T10:00:00Z","summary":"benchmark call","detail":"a few words about the call"}`)
 			latencies := make([][]time.Duration, clients)
@@ -76,6 +94,6 @@ func BenchmarkCommandHTTP(b *testing.B) {
 			b.ReportMetric(pct(0.50), "p50-ms")
 			b.ReportMetric(pct(0.99), "p99-ms")
 			b.ReportMetric(float64(b.N)/elapsed.Seconds(), "commands/s")
-		})
+		}
 	}
 }
