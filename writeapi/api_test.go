@@ -571,3 +571,17 @@ func TestChosenIDs(t *testing.T) {
 		t.Errorf("bad contact id: %s", r.raw)
 	}
 }
+
+func TestMetadata(t *testing.T) {
+	e := newEnv(t, 0)
+	r := e.must(201, "POST", "/customers", "sales", map[string]any{"name": "Meta"}, "X-Correlation-ID", "req-42", "Idempotency-Key", "meta-1")
+	evs := e.stream(r.str("stream"))
+	m := evs[0].Metadata
+	if m.CorrelationID != "req-42" || m.Actor != "sales" || m.CommandID == "" || m.CausationID != m.CommandID ||
+		m.SchemaVersion != 1 || m.PrevHash != eventstore.GenesisHash || m.Hash == "" || m.OccurredAt.IsZero() {
+		t.Errorf("metadata %+v", m)
+	}
+	if evs[0].EventID != eventstore.EventID("meta-1", 0) {
+		t.Errorf("event id %v", evs[0].EventID)
+	}
+}
