@@ -1,0 +1,365 @@
+package readmodels
+
+import (
+	"context"
+	"strconv"
+	"strings"
+	"time"
+	"unicode"
+
+	"github.com/crm-es/crm/domain"
+	"github.com/crm-es/crm/projections"
+)
+
+// Customers maintains the customer list, its filter and search indexes and
+// the customer 360 document.
+//
+// Keys (relative):
+//
+//	customer:<id>             Customer document (JSON)
+//	byName                    sorted set, score 0, member "<lower name>\x00<id>" (ZRANGEBYLEX paging)
+//	level:<n>                 set of customer ids at level n (1–5)
+//	region:<lower region>     set of customer ids
+//	owner:<ownerId>           set of customer ids
+//	status:<status>           set of customer ids (active, at_risk, lost)
+//	search:<prefix>           set of customer ids whose name has a word starting with prefix
+//	                          (lowercase, 1–MaxSearchPrefix runes)
+//	link:<stream>             per opportunity/service/order stream: its contribution to the KPIs
+type Customers struct{}
+
+// MaxSearchPrefix is the longest name-word prefix indexed under search:.
+const MaxSearchPrefix = 12
+
+// Customer key helpers (relative keys of the customers projection).
+func CustomerKey(id string) string         { return "customer:" + id }
+func CustomerLevelKey(level int) string    { return "level:" + strconv.Itoa(level) }
+func CustomerRegionKey(r string) string    { return "region:" + strings.ToLower(r) }
+func CustomerOwnerKey(owner string) string { return "owner:" + owner }
+func CustomerStatusKey(s string) string    { return "status:" + s }
+func CustomerSearchKey(prefix string) string {
+	return "search:" + strings.ToLower(prefix)
+}
+
+// CustomerNameIndexKey is the sorted set of all customers by name.
+const CustomerNameIndexKey = "byName"
+
+// CustomerNameMember is a customer's member of CustomerNameIndexKey.
+func CustomerNameMember(name, id string) string { return strings.ToLower(name) + "\x00" + id }
+
+// Customer is the customer 360 document.
+type Customer struct {
+	ID            string         `json:"id"`
+	Stream        string         `json:"stream"`
+	Revision      uint64         `json:"revision"`        // last applied revision of the customer stream
+	Position      uint64         `json:"position,string"` // last $all position that changed the document
+	Registered    bool           `json:"registered"`      // false while only other streams mentioned it
+	Name          string         `json:"name"`
+	Region        string         `json:"region,omitempty"`
+	Industry      string         `json:"industry,omitempty"`
+	Profile       domain.Profile `json:"profile"`
+	Level         int            `json:"level"`
+	LevelName     string         `json:"levelName,omitempty"`
+	Credit        int            `json:"credit,omitempty"`
+	Satisfaction  int            `json:"satisfaction,omitempty"`
+	OwnerID       string         `json:"ownerId,omitempty"`
+	Status        string         `json:"status"`
+	ExternalRef   string         `json:"externalRef,omitempty"`
+	OpportunityID string         `json:"opportunityId,omitempty"`
+	RegisteredAt  *time.Time     `json:"registeredAt,omitempty"`
+	Contacts      []Contact      `json:"contacts"`
+	Churn         *ChurnState    `json:"churn,omitempty"`
+	KPIs          CustomerKPIs   `json:"kpis"`
+}
+
+// Contact is a customer's contact person.
+type Contact struct {
+	ID string `json:"id"`
+	domain.Contact
+}
+
+// ChurnState is the customer's current churn warning, if any, and its
+// history counts.
+type ChurnState struct {
+	Why            string               `json:"why,omitempty"`
+	Score          *int                 `json:"score,omitempty"`
+	Signals        []domain.ChurnSignal `json:"signals,omitempty"`
+	RaisedAt       *time.Time           `json:"raisedAt,omitempty"`
+	Deferrals      int                  `json:"deferrals"`
+	LastMeasure    string               `json:"lastMeasure,omitempty"`
+	LastDeferredAt *time.Time           `json:"lastDeferredAt,omitempty"`
+	ConfirmedAt    *time.Time           `json:"confirmedAt,omitempty"`
+	Reason         string               `json:"reason,omitempty"`
+	ClearedAt      *time.Time           `json:"clearedAt,omitempty"`
+	ReactivatedAt  *time.Time           `json:"reactivatedAt,omitempty"`
+	Warnings       int                  `json:"warnings"`
+}
+
+// CustomerKPIs are the customer's figures derived from its other streams.
+type CustomerKPIs struct {
+	Orders              int        `json:"orders"`          // orders placed
+	CancelledOrders     int        `json:"cancelledOrders"` // of which cancelled
+	Revenue             Amounts    `json:"revenue"`         // placed − cancelled − returned, per currency
+	LastOrderAt         *time.Time `json:"lastOrderAt,omitempty"`
+	Interactions        int        `json:"interactions"`
+	LastInteractionAt   *time.Time `json:"lastInteractionAt,omitempty"`
+	OpenServiceRequests int        `json:"openServiceRequests"`
+	Complaints          int        `json:"complaints"`
+	OpenOpportunities   int        `json:"openOpportunities"`
+	WonOpportunities    int        `json:"wonOpportunities"`
+	LostOpportunities   int        `json:"lostOpportunities"`
+}
+
+// Name returns "customers".
+func (Customers) Name() string { return "customers" }
+
+// Version returns 1.
+func (Customers) Version() int { return 1 }
+
+var customersHandles = typeSet(append(append(append(append([]string{}, customerTypes...), opportunityTypes...), serviceTypes...), orderTypes...)...)
+
+// Handles reports every customer, opportunity, service and order event.
+func (Customers) Handles(t string) bool { return customersHandles[t] }
+
+// searchPrefixes returns the lowercase prefixes of every word of name.
+func searchPrefixes(name string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, w := range strings.FieldsFunc(strings.ToLower(name), func(r rune) bool {
+		return !unicode.IsLetter(r) && !unicode.IsDigit(r)
+	}) {
+		rs := []rune(w)
+		for n := 1; n <= len(rs) && n <= MaxSearchPrefix; n++ {
+			p := string(rs[:n])
+			if !seen[p] {
+				seen[p] = true
+				out = append(out, p)
+			}
+		}
+	}
+	return out
+}
+
+// unindex removes c from the indexes it is in; index adds it.
+func (c *Customer) unindex(tx projections.Tx) {
+	if !c.Registered {
+		return
+	}
+	tx.ZRem(CustomerNameIndexKey, CustomerNameMember(c.Name, c.ID))
+	tx.SRem(CustomerLevelKey(c.Level), c.ID)
+	if c.Region != "" {
+		tx.SRem(CustomerRegionKey(c.Region), c.ID)
+	}
+	if c.OwnerID != "" {
+		tx.SRem(CustomerOwnerKey(c.OwnerID), c.ID)
+	}
+	tx.SRem(CustomerStatusKey(c.Status), c.ID)
+	for _, p := range searchPrefixes(c.Name) {
+		tx.SRem(CustomerSearchKey(p), c.ID)
+	}
+}
+
+func (c *Customer) index(tx projections.Tx) {
+	if !c.Registered {
+		return
+	}
+	tx.ZAdd(CustomerNameIndexKey, 0, CustomerNameMember(c.Name, c.ID))
+	tx.SAdd(CustomerLevelKey(c.Level), c.ID)
+	if c.Region != "" {
+		tx.SAdd(CustomerRegionKey(c.Region), c.ID)
+	}
+	if c.OwnerID != "" {
+		tx.SAdd(CustomerOwnerKey(c.OwnerID), c.ID)
+	}
+	tx.SAdd(CustomerStatusKey(c.Status), c.ID)
+	for _, p := range searchPrefixes(c.Name) {
+		tx.SAdd(CustomerSearchKey(p), c.ID)
+	}
+}
+
+func loadCustomer(ctx context.Context, tx projections.Tx, id string) (*Customer, error) {
+	c := &Customer{}
+	found, err := projections.GetJSON(ctx, tx, CustomerKey(id), c)
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		c = &Customer{ID: id, Stream: "customer-" + id, Status: string(domain.CustomerStatusActive), Contacts: []Contact{}}
+	}
+	return c, nil
+}
+
+// Handle applies one event.
+func (p Customers) Handle(ctx context.Context, tx projections.Tx, e projections.Event) error {
+	d := data(e)
+	kind, _, _ := domain.ParseStream(e.Stream)
+	if kind == domain.KindCustomer {
+		return p.customerEvent(ctx, tx, e, d)
+	}
+	return p.otherEvent(ctx, tx, e, d)
+}
+
+func (p Customers) customerEvent(ctx context.Context, tx projections.Tx, e projections.Event, d domain.Event) error {
+	id := customerIDOf(d)
+	if id == "" {
+		id = streamID(e)
+	}
+	if id == "" {
+		return unexpected(p.Name(), e)
+	}
+	c, err := loadCustomer(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if c.Registered && e.Revision <= c.Revision {
+		return nil // already applied
+	}
+	c.unindex(tx)
+	setProfile := func(pr domain.Profile) {
+		c.Profile, c.Name, c.Region, c.Industry = pr, pr.Name, pr.Region, pr.Industry
+	}
+	switch d := d.(type) {
+	case domain.CustomerRegistered:
+		setProfile(d.Profile)
+		c.Registered = true
+		c.Level, c.LevelName = d.Level, domain.LevelName(d.Level)
+		c.Credit, c.Satisfaction, c.OwnerID = d.Credit, d.Satisfaction, d.OwnerID
+		c.ExternalRef, c.OpportunityID = d.ExternalRef, idPtr(d.OpportunityID)
+		c.RegisteredAt = tptr(d.RegisteredAt)
+		c.Status = string(domain.CustomerStatusActive)
+	case domain.CustomerProfileChanged:
+		setProfile(d.Profile)
+	case domain.CustomerLevelChanged:
+		c.Level, c.LevelName = d.To, domain.LevelName(d.To)
+	case domain.CustomerCreditRated:
+		c.Credit = d.To
+	case domain.CustomerSatisfactionRated:
+		c.Satisfaction = d.To
+	case domain.CustomerOwnerAssigned:
+		c.OwnerID = d.OwnerID
+	case domain.ContactAdded:
+		c.Contacts = upsertContact(c.Contacts, Contact{ID: d.ContactID.String(), Contact: d.Contact})
+	case domain.ContactChanged:
+		c.Contacts = upsertContact(c.Contacts, Contact{ID: d.ContactID.String(), Contact: d.Contact})
+	case domain.ContactRemoved:
+		for i, ct := range c.Contacts {
+			if ct.ID == d.ContactID.String() {
+				c.Contacts = append(c.Contacts[:i:i], c.Contacts[i+1:]...)
+				break
+			}
+		}
+	case domain.InteractionLogged:
+		c.KPIs.Interactions++
+		at := d.OccurredAt
+		if at.IsZero() {
+			at = e.OccurredAt()
+		}
+		c.KPIs.LastInteractionAt = later(c.KPIs.LastInteractionAt, at)
+	case domain.ChurnWarningRaised:
+		ch := c.churn()
+		ch.Why, ch.Score, ch.Signals, ch.RaisedAt = d.Why, d.Score, d.Signals, tptr(d.RaisedAt)
+		ch.Warnings++
+		ch.ClearedAt, ch.ConfirmedAt, ch.Reason = nil, nil, ""
+		c.Status = string(domain.CustomerStatusAtRisk)
+	case domain.ChurnDeferred:
+		ch := c.churn()
+		ch.Deferrals++
+		ch.LastMeasure, ch.LastDeferredAt = d.Measure, tptr(d.DeferredAt)
+	case domain.ChurnConfirmed:
+		ch := c.churn()
+		ch.ConfirmedAt, ch.Reason = tptr(d.ConfirmedAt), d.Reason
+		c.Status = string(domain.CustomerStatusLost)
+	case domain.ChurnWarningCleared:
+		ch := c.churn()
+		ch.ClearedAt = tptr(d.ClearedAt)
+		c.Status = string(domain.CustomerStatusActive)
+	case domain.CustomerReactivated:
+		ch := c.churn()
+		ch.ReactivatedAt = tptr(d.ReactivatedAt)
+		c.Status = string(domain.CustomerStatusActive)
+	default:
+		return unexpected(p.Name(), e)
+	}
+	c.Revision, c.Position = e.Revision, e.Position
+	c.index(tx)
+	return projections.SetJSON(tx, CustomerKey(c.ID), c)
+}
+
+func (c *Customer) churn() *ChurnState {
+	if c.Churn == nil {
+		c.Churn = &ChurnState{}
+	}
+	return c.Churn
+}
+
+func upsertContact(list []Contact, ct Contact) []Contact {
+	for i := range list {
+		if list[i].ID == ct.ID {
+			out := append([]Contact(nil), list...)
+			out[i] = ct
+			return out
+		}
+	}
+	return append(list, ct)
+}
+
+// otherEvent updates the KPIs from opportunity, service and order streams.
+func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projections.Event, d domain.Event) error {
+	lk := "link:" + e.Stream
+	l, fresh, err := loadLink(ctx, tx, lk, e)
+	if err != nil || !fresh {
+		return err
+	}
+	if id := customerIDOf(d); id != "" {
+		l.CustomerID = id
+	}
+	l.Revision = e.Revision
+	if err := projections.SetJSON(tx, lk, l); err != nil {
+		return err
+	}
+	if l.CustomerID == "" {
+		return nil // an opportunity for a prospect
+	}
+	c, err := loadCustomer(ctx, tx, l.CustomerID)
+	if err != nil {
+		return err
+	}
+	k := &c.KPIs
+	switch d := d.(type) {
+	case domain.OpportunityCreated:
+		k.OpenOpportunities++
+	case domain.OpportunityWon:
+		if !d.NewCustomer {
+			k.OpenOpportunities--
+		}
+		k.WonOpportunities++
+	case domain.OpportunityLost:
+		k.OpenOpportunities--
+		k.LostOpportunities++
+	case domain.ServiceRequestOpened:
+		k.OpenServiceRequests++
+		if d.Type == domain.ServiceComplaint {
+			k.Complaints++
+		}
+	case domain.ServiceRequestArchived:
+		k.OpenServiceRequests--
+	case domain.OrderPlaced:
+		k.Orders++
+		k.LastOrderAt = later(k.LastOrderAt, d.OrderedAt)
+		if k.Revenue, err = k.Revenue.add(d.Currency, d.Total, +1); err != nil {
+			return err
+		}
+	case domain.OrderCancelled:
+		k.CancelledOrders++
+		if k.Revenue, err = k.Revenue.add(d.Currency, d.Total, -1); err != nil {
+			return err
+		}
+	case domain.OrderReturned:
+		if k.Revenue, err = k.Revenue.add(d.Currency, d.Amount, -1); err != nil {
+			return err
+		}
+	default:
+		return nil // no KPI change
+	}
+	c.Position = e.Position
+	return projections.SetJSON(tx, CustomerKey(c.ID), c)
+}

@@ -1,0 +1,743 @@
+package readmodels
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+
+	"github.com/crm-es/crm/domain"
+	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/projections"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
+
+// ---- fake Tx: in-memory, read-your-writes, Redis semantics for empty keys ----
+
+type memTx struct {
+	str  map[string]string
+	zset map[string]map[string]float64
+	set  map[string]map[string]bool
+}
+
+func newMemTx() *memTx {
+	return &memTx{str: map[string]string{}, zset: map[string]map[string]float64{}, set: map[string]map[string]bool{}}
+}
+
+func (m *memTx) Get(_ context.Context, key string) (string, bool, error) {
+	v, ok := m.str[key]
+	return v, ok, nil
+}
+func (m *memTx) Set(key, value string) { m.del(key); m.str[key] = value }
+func (m *memTx) Del(keys ...string) {
+	for _, k := range keys {
+		m.del(k)
+	}
+}
+func (m *memTx) del(k string) { delete(m.str, k); delete(m.zset, k); delete(m.set, k) }
+func (m *memTx) ZAdd(key string, score float64, member string) {
+	if m.zset[key] == nil {
+		m.zset[key] = map[string]float64{}
+	}
+	m.zset[key][member] = score
+}
+func (m *memTx) ZRem(key string, members ...string) {
+	for _, x := range members {
+		delete(m.zset[key], x)
+	}
+	if len(m.zset[key]) == 0 {
+		delete(m.zset, key)
+	}
+}
+func (m *memTx) SAdd(key string, members ...string) {
+	if m.set[key] == nil {
+		m.set[key] = map[string]bool{}
+	}
+	for _, x := range members {
+		m.set[key][x] = true
+	}
+}
+func (m *memTx) SRem(key string, members ...string) {
+	for _, x := range members {
+		delete(m.set[key], x)
+	}
+	if len(m.set[key]) == 0 {
+		delete(m.set, key)
+	}
+}
+
+// zrev returns a sorted set's members as ZREVRANGE does (score desc, then
+// member desc).
+func (m *memTx) zrev(key string) []string {
+	var out []string
+	for x := range m.zset[key] {
+		out = append(out, x)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		a, b := m.zset[key][out[i]], m.zset[key][out[j]]
+		if a != b {
+			return a > b
+		}
+		return out[i] > out[j]
+	})
+	return out
+}
+
+func (m *memTx) members(key string) []string {
+	var out []string
+	for x := range m.set[key] {
+		out = append(out, x)
+	}
+	slices.Sort(out)
+	return out
+}
+
+// dump is a canonical text form of every key (JSON documents indented).
+func (m *memTx) dump(prefix string) []string {
+	var lines []string
+	for k, v := range m.str {
+		var buf strings.Builder
+		var x any
+		if json.Unmarshal([]byte(v), &x) == nil {
+			b, _ := json.MarshalIndent(x, "  ", "  ")
+			buf.Write(b)
+		} else {
+			buf.WriteString(strconv.Quote(v))
+		}
+		lines = append(lines, prefix+k+" = "+buf.String())
+	}
+	for k, z := range m.zset {
+		var ms []string
+		for x, s := range z {
+			ms = append(ms, fmt.Sprintf("%q:%s", x, strconv.FormatFloat(s, 'f', -1, 64)))
+		}
+		slices.Sort(ms)
+		lines = append(lines, prefix+k+" zset "+strings.Join(ms, " "))
+	}
+	for k := range m.set {
+		lines = append(lines, prefix+k+" set "+strings.Join(m.members(k), " "))
+	}
+	slices.Sort(lines)
+	return lines
+}
+
+// store holds one memTx per projection, as the runtime's key prefixes do.
+type store map[string]*memTx
+
+func newStore() store { return store{} }
+
+func (s store) tx(p projections.Projection) *memTx {
+	if s[p.Name()] == nil {
+		s[p.Name()] = newMemTx()
+	}
+	return s[p.Name()]
+}
+
+func (s store) apply(t *testing.T, events []projections.Event) {
+	t.Helper()
+	for _, p := range All() {
+		for _, e := range events {
+			if !p.Handles(e.Type) {
+				continue
+			}
+			if err := p.Handle(context.Background(), s.tx(p), e); err != nil {
+				t.Fatalf("%s: %s at %s/%d: %v", p.Name(), e.Type, e.Stream, e.Revision, err)
+			}
+		}
+	}
+}
+
+func (s store) dump() []string {
+	var out []string
+	for _, p := range All() {
+		if m := s[p.Name()]; m != nil {
+			out = append(out, m.dump(fmt.Sprintf("%s:v%d:", p.Name(), p.Version()))...)
+		}
+	}
+	return out
+}
+
+func (s store) doc(t *testing.T, p projections.Projection, key string, v any) {
+	t.Helper()
+	found, err := projections.GetJSON(context.Background(), s.tx(p), key, v)
+	if err != nil || !found {
+		t.Fatalf("%s %s: found %v, err %v", p.Name(), key, found, err)
+	}
+}
+
+// ---- events ----
+
+type builder struct {
+	pos    uint64
+	revs   map[string]uint64
+	events []projections.Event
+}
+
+func (b *builder) add(stream string, at time.Time, d domain.Event) {
+	if b.revs == nil {
+		b.revs = map[string]uint64{}
+	}
+	rev, seen := b.revs[stream]
+	if seen {
+		rev++
+	}
+	b.revs[stream] = rev
+	b.pos += 100
+	b.events = append(b.events, projections.Event{
+		Position: b.pos, Stream: stream, Revision: rev, Type: d.EventType(),
+		RecordedAt: at.Add(time.Minute), Meta: eventstore.Metadata{Actor: "u-admin", OccurredAt: at}, Data: d,
+	})
+}
+
+func id(name string) uuid.UUID { return domain.DeriveID("readmodels-test", name) }
+func idp(name string) *uuid.UUID {
+	u := id(name)
+	return &u
+}
+func dec(s string) domain.Decimal {
+	d, err := domain.ParseDecimal(s)
+	if err != nil {
+		panic(err)
+	}
+	return d
+}
+func decp(s string) *domain.Decimal {
+	d := dec(s)
+	return &d
+}
+func day0(y int, m time.Month, d int) time.Time { return time.Date(y, m, d, 10, 0, 0, 0, time.UTC) }
+
+var (
+	custA, custB = id("A"), id("B")
+	opp1, opp2   = id("O1"), id("O2")
+	opp3         = id("O3")
+	custC        = domain.CustomerIDForOpportunity(opp2)
+	svc1, svc2   = id("S1"), id("S2")
+	ord1, ord2   = id("R1"), id("R2")
+	ord3         = id("R3")
+	contactA     = id("A-contact")
+)
+
+// scenario is a representative history touching every read model.
+func scenario() []projections.Event {
+	var b builder
+	cs := domain.CustomerStream
+	b.add(cs(custA), day0(2025, 11, 1), domain.CustomerRegistered{CustomerID: custA,
+		Profile: domain.Profile{Name: "Acme Trading Ltd", Region: "North", Industry: "retail"}, Level: 3, OwnerID: "u-sales1",
+		RegisteredAt: day0(2025, 11, 1)})
+	b.add(cs(custB), day0(2025, 11, 2), domain.CustomerRegistered{CustomerID: custB,
+		Profile: domain.Profile{Name: "Blue Sky GmbH", Region: "South"}, Level: 1, Credit: 2, OwnerID: "u-sales2",
+		RegisteredAt: day0(2025, 11, 2)})
+	b.add(cs(custA), day0(2025, 11, 3), domain.ContactAdded{CustomerID: custA, ContactID: contactA,
+		Contact: domain.Contact{Name: "Jane Roe", Email: "jane@acme.test"}})
+	b.add(cs(custA), day0(2025, 11, 4), domain.ContactChanged{CustomerID: custA, ContactID: contactA,
+		Changes: []domain.FieldChange{{Field: "title", To: "buyer"}}, Contact: domain.Contact{Name: "Jane Roe", Title: "buyer", Email: "jane@acme.test"}})
+	b.add(cs(custA), day0(2025, 11, 5), domain.InteractionLogged{CustomerID: custA, InteractionID: id("I1"),
+		Channel: domain.ChannelVisit, OccurredAt: day0(2025, 11, 4), Summary: "Showroom visit", ContactID: &contactA})
+	b.add(cs(custA), day0(2025, 11, 6), domain.CustomerProfileChanged{CustomerID: custA,
+		Changes: []domain.FieldChange{{Field: "name", From: "Acme Trading Ltd", To: "Acme Holdings"}, {Field: "region", From: "North", To: "West"}},
+		Profile: domain.Profile{Name: "Acme Holdings", Region: "West", Industry: "retail"}})
+	b.add(cs(custA), day0(2025, 11, 7), domain.CustomerLevelChanged{CustomerID: custA, From: 3, To: 4})
+	b.add(cs(custA), day0(2025, 11, 7), domain.CustomerCreditRated{CustomerID: custA, To: 5})
+	b.add(cs(custA), day0(2025, 11, 7), domain.CustomerSatisfactionRated{CustomerID: custA, To: 4})
+	b.add(cs(custA), day0(2025, 11, 8), domain.CustomerOwnerAssigned{CustomerID: custA, PreviousOwnerID: "u-sales1", OwnerID: "u-sales3"})
+
+	os := domain.OpportunityStream
+	b.add(os(opp1), day0(2025, 11, 10), domain.OpportunityCreated{OpportunityID: opp1, CustomerID: &custA, Title: "Spring range",
+		SuccessRate: 60, ExpectedValue: decp("1000.00"), Currency: "EUR", CreatedBy: "u-sales3", CreatedAt: day0(2025, 11, 10)})
+	b.add(os(opp1), day0(2025, 11, 11), domain.OpportunityAssigned{OpportunityID: opp1, CustomerID: &custA, AssigneeID: "u-sales3", AssignedAt: day0(2025, 11, 11)})
+	b.add(os(opp1), day0(2025, 11, 12), domain.PlanItemAdded{OpportunityID: opp1, CustomerID: &custA, ItemID: id("P1"), DueDate: day0(2025, 11, 20), Action: "Send samples"})
+	b.add(os(opp1), day0(2025, 11, 21), domain.PlanItemResultRecorded{OpportunityID: opp1, CustomerID: &custA, ItemID: id("P1"), Result: "Samples liked", RecordedAt: day0(2025, 11, 21)})
+	b.add(os(opp1), day0(2025, 11, 30), domain.OpportunityWon{OpportunityID: opp1, CustomerID: custA, Amount: decp("900.00"), Currency: "EUR",
+		AssigneeID: "u-sales3", WonAt: day0(2025, 11, 30)})
+
+	b.add(os(opp2), day0(2025, 11, 12), domain.OpportunityCreated{OpportunityID: opp2, Prospect: &domain.Prospect{Name: "Cobalt Inc", ContactName: "Max"},
+		Title: "First order", SuccessRate: 30, ExpectedValue: decp("500"), Currency: "GBP", CreatedAt: day0(2025, 11, 12)})
+	b.add(os(opp2), day0(2025, 11, 13), domain.OpportunityAssigned{OpportunityID: opp2, AssigneeID: "u-sales1", AssignedAt: day0(2025, 11, 13)})
+	b.add(os(opp2), day0(2025, 11, 14), domain.OpportunityChanged{OpportunityID: opp2, Changes: []domain.FieldChange{{Field: "expectedValue", From: "500", To: "750"}},
+		Details: domain.OpportunityDetails{Title: "First order", SuccessRate: 40, ExpectedValue: decp("750"), Currency: "GBP", Prospect: &domain.Prospect{Name: "Cobalt Inc", ContactName: "Max"}}})
+	b.add(os(opp2), day0(2025, 11, 22), domain.OpportunityWon{OpportunityID: opp2, CustomerID: custC, NewCustomer: true, AssigneeID: "u-sales1", WonAt: day0(2025, 11, 22)})
+	b.add(cs(custC), day0(2025, 11, 22), domain.CustomerRegistered{CustomerID: custC, Profile: domain.Profile{Name: "Cobalt Inc"}, Level: 2,
+		OwnerID: "u-sales1", OpportunityID: &opp2, RegisteredAt: day0(2025, 11, 22)})
+
+	b.add(os(opp3), day0(2025, 12, 1), domain.OpportunityCreated{OpportunityID: opp3, CustomerID: &custB, Title: "Upsell", SuccessRate: 10, CreatedAt: day0(2025, 12, 1)})
+	b.add(os(opp3), day0(2025, 12, 5), domain.OpportunityLost{OpportunityID: opp3, CustomerID: &custB, Reason: "budget", PreviousStatus: domain.OpportunityStatusUnassigned, LostAt: day0(2025, 12, 5)})
+
+	ss := domain.ServiceStream
+	b.add(ss(svc1), day0(2025, 12, 2), domain.ServiceRequestOpened{ServiceRequestID: svc1, CustomerID: custA, Type: domain.ServiceComplaint, Channel: "email",
+		Title: "Late delivery", Request: "Order came late", OpenedAt: day0(2025, 12, 2)})
+	b.add(ss(svc1), day0(2025, 12, 2), domain.ServiceRequestAssigned{ServiceRequestID: svc1, CustomerID: custA, AssigneeID: "u-svc1", AssignedAt: day0(2025, 12, 2)})
+	b.add(ss(svc1), day0(2025, 12, 3), domain.ServiceRequestHandled{ServiceRequestID: svc1, CustomerID: custA, Handling: "Apologised", HandledBy: "u-svc1", HandledAt: day0(2025, 12, 3)})
+	b.add(ss(svc1), day0(2025, 12, 4), domain.ServiceFeedbackRecorded{ServiceRequestID: svc1, CustomerID: custA, Result: "Not enough", Satisfaction: 2, RecordedAt: day0(2025, 12, 4)})
+	b.add(ss(svc1), day0(2025, 12, 4), domain.ServiceRequestReopened{ServiceRequestID: svc1, CustomerID: custA, AssigneeID: "u-svc1", Satisfaction: 2, ReopenedAt: day0(2025, 12, 4)})
+	b.add(ss(svc1), day0(2025, 12, 5), domain.ServiceRequestHandled{ServiceRequestID: svc1, CustomerID: custA, Handling: "Voucher sent", HandledBy: "u-svc1", HandledAt: day0(2025, 12, 5)})
+	b.add(ss(svc1), day0(2025, 12, 6), domain.ServiceFeedbackRecorded{ServiceRequestID: svc1, CustomerID: custA, Result: "Fine", Satisfaction: 4, RecordedAt: day0(2025, 12, 6)})
+	b.add(ss(svc1), day0(2025, 12, 6), domain.ServiceRequestArchived{ServiceRequestID: svc1, CustomerID: custA, Satisfaction: 4, ArchivedAt: day0(2025, 12, 6)})
+	b.add(ss(svc2), day0(2026, 1, 3), domain.ServiceRequestOpened{ServiceRequestID: svc2, CustomerID: custB, Type: domain.ServiceConsultation,
+		Title: "Catalogue", Request: "Send the catalogue", OpenedAt: day0(2026, 1, 3)})
+
+	rs := domain.OrderStream
+	lines := []domain.OrderLine{{SKU: "X1", Quantity: dec("3"), UnitPrice: dec("30.00"), Amount: dec("90.00")}, {SKU: "X2", Quantity: dec("1"), UnitPrice: dec("10.50"), Amount: dec("10.50")}}
+	b.add(rs(ord1), day0(2025, 12, 10), domain.OrderPlaced{OrderID: ord1, CustomerID: custA, OrderNo: "536365", OrderedAt: day0(2025, 12, 10), Currency: "GBP", Lines: lines, Total: dec("100.50")})
+	b.add(rs(ord1), day0(2025, 12, 11), domain.OrderShipped{OrderID: ord1, CustomerID: custA, Carrier: "DHL", TrackingNo: "T1", ShippedAt: day0(2025, 12, 11)})
+	b.add(rs(ord1), day0(2025, 12, 12), domain.OrderDelivered{OrderID: ord1, CustomerID: custA, DeliveredAt: day0(2025, 12, 12)})
+	b.add(rs(ord1), day0(2025, 12, 13), domain.PaymentReceived{OrderID: ord1, CustomerID: custA, Amount: dec("100.50"), Currency: "GBP", PaidTotal: dec("100.50"), FullyPaid: true, ReceivedAt: day0(2025, 12, 13)})
+	b.add(rs(ord1), day0(2026, 1, 5), domain.OrderReturned{OrderID: ord1, CustomerID: custA, ReturnNo: 1, Lines: []domain.ReturnLine{{SKU: "X1", Quantity: dec("1"), Amount: dec("30.00")}},
+		Amount: dec("30.00"), Currency: "GBP", Reason: "damaged", ReturnedTotal: dec("30.00"), ReturnedAt: day0(2026, 1, 5)})
+	b.add(rs(ord2), day0(2026, 1, 8), domain.OrderPlaced{OrderID: ord2, CustomerID: custA, OrderNo: "536366", OrderedAt: day0(2026, 1, 8), Currency: "GBP",
+		Lines: []domain.OrderLine{{SKU: "X3", Quantity: dec("2"), UnitPrice: dec("25"), Amount: dec("50")}}, Total: dec("50")})
+	b.add(rs(ord2), day0(2026, 1, 9), domain.OrderCancelled{OrderID: ord2, CustomerID: custA, Reason: "duplicate", PreviousStatus: domain.OrderStatusPlaced, Total: dec("50"), Currency: "GBP", CancelledAt: day0(2026, 1, 9)})
+	b.add(rs(ord3), day0(2026, 1, 10), domain.OrderPlaced{OrderID: ord3, CustomerID: custB, OrderedAt: day0(2026, 1, 10), Currency: "EUR",
+		Lines: []domain.OrderLine{{SKU: "Y1", Quantity: dec("1"), UnitPrice: dec("10"), Amount: dec("10")}}, Total: dec("10")})
+
+	score := 81
+	b.add(cs(custB), day0(2026, 1, 15), domain.ChurnWarningRaised{CustomerID: custB, Why: domain.ChurnWhyScore, Score: &score,
+		Signals: []domain.ChurnSignal{{Signal: "recency", Contribution: 40, Detail: "no order for 212 days"}}, PreviousStatus: domain.CustomerStatusActive, RaisedAt: day0(2026, 1, 15)})
+	b.add(cs(custB), day0(2026, 1, 16), domain.ChurnDeferred{CustomerID: custB, Measure: "Call with discount", DeferredAt: day0(2026, 1, 16)})
+	b.add(cs(custB), day0(2026, 2, 1), domain.ChurnConfirmed{CustomerID: custB, Reason: "moved to competitor", PreviousStatus: domain.CustomerStatusAtRisk, ConfirmedAt: day0(2026, 2, 1)})
+	b.add(cs(custA), day0(2026, 2, 2), domain.ContactRemoved{CustomerID: custA, ContactID: contactA, Name: "Jane Roe"})
+	return b.events
+}
+
+// ---- tests ----
+
+func TestGoldenDump(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	got := strings.Join(s.dump(), "\n") + "\n"
+	path := filepath.Join("testdata", "scenario.golden")
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run with -update to create it)", err)
+	}
+	if diff := cmp.Diff(string(want), got); diff != "" {
+		t.Errorf("dump differs from %s (-want +got; -update rewrites it):\n%s", path, diff)
+	}
+}
+
+func TestReplaySafety(t *testing.T) {
+	events := scenario()
+	clean := newStore()
+	clean.apply(t, events)
+	want := clean.dump()
+
+	t.Run("twice from clean", func(t *testing.T) {
+		s := newStore()
+		s.apply(t, events)
+		if diff := cmp.Diff(want, s.dump()); diff != "" {
+			t.Errorf("second clean pass differs (-first +second):\n%s", diff)
+		}
+	})
+	for k := 0; k <= len(events); k++ {
+		t.Run(fmt.Sprintf("resume at %d", k), func(t *testing.T) {
+			s := newStore()
+			s.apply(t, events[:k])
+			s.apply(t, events[k:])
+			if diff := cmp.Diff(want, s.dump()); diff != "" {
+				t.Errorf("prefix then rest differs from one pass (-clean +resumed):\n%s", diff)
+			}
+		})
+		t.Run(fmt.Sprintf("redelivered after %d", k), func(t *testing.T) {
+			s := newStore()
+			s.apply(t, events[:k])
+			s.apply(t, events) // the prefix again, then the rest
+			if diff := cmp.Diff(want, s.dump()); diff != "" {
+				t.Errorf("prefix then whole sequence differs from one pass (-clean +replayed):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestCustomers(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	p := Customers{}
+	var a, b, c Customer
+	s.doc(t, p, CustomerKey(custA.String()), &a)
+	s.doc(t, p, CustomerKey(custB.String()), &b)
+	s.doc(t, p, CustomerKey(custC.String()), &c)
+
+	tests := []struct {
+		name string
+		got  any
+		want any
+	}{
+		{"A name", a.Name, "Acme Holdings"},
+		{"A region", a.Region, "West"},
+		{"A level", []any{a.Level, a.LevelName, a.Credit, a.Satisfaction}, []any{4, "partner", 5, 4}},
+		{"A owner", a.OwnerID, "u-sales3"},
+		{"A contacts (removed)", a.Contacts, []Contact{}},
+		{"A kpis", a.KPIs, CustomerKPIs{
+			Orders: 2, CancelledOrders: 1, Revenue: Amounts{{Amount: dec("70.50"), Currency: "GBP"}},
+			LastOrderAt: tptr(day0(2026, 1, 8)), Interactions: 1, LastInteractionAt: tptr(day0(2025, 11, 4)),
+			OpenServiceRequests: 0, Complaints: 1, OpenOpportunities: 0, WonOpportunities: 1,
+		}},
+		{"B status", b.Status, "lost"},
+		{"B churn", b.Churn, &ChurnState{Why: "score", Score: b.Churn.Score, Signals: []domain.ChurnSignal{{Signal: "recency", Contribution: 40, Detail: "no order for 212 days"}},
+			RaisedAt: tptr(day0(2026, 1, 15)), Deferrals: 1, LastMeasure: "Call with discount", LastDeferredAt: tptr(day0(2026, 1, 16)),
+			ConfirmedAt: tptr(day0(2026, 2, 1)), Reason: "moved to competitor", Warnings: 1}},
+		{"B kpis", b.KPIs, CustomerKPIs{Orders: 1, Revenue: Amounts{{Amount: dec("10"), Currency: "EUR"}}, LastOrderAt: tptr(day0(2026, 1, 10)),
+			OpenServiceRequests: 1, LostOpportunities: 1}},
+		{"C from won prospect", []any{c.Registered, c.OpportunityID, c.KPIs.WonOpportunities, c.KPIs.OpenOpportunities}, []any{true, opp2.String(), 1, 0}},
+		{"byName order", s.tx(p).zrevNames(), []string{"cobalt inc", "blue sky gmbh", "acme holdings"}},
+		{"level 4", s.tx(p).members(CustomerLevelKey(4)), []string{custA.String()}},
+		{"level 3 emptied", s.tx(p).members(CustomerLevelKey(3)), []string(nil)},
+		{"region west", s.tx(p).members(CustomerRegionKey("WEST")), []string{custA.String()}},
+		{"region north emptied", s.tx(p).members(CustomerRegionKey("north")), []string(nil)},
+		{"owner u-sales1", s.tx(p).members(CustomerOwnerKey("u-sales1")), []string{custC.String()}},
+		{"status lost", s.tx(p).members(CustomerStatusKey("lost")), []string{custB.String()}},
+		{"status active", s.tx(p).members(CustomerStatusKey("active")), sorted(custA.String(), custC.String())},
+		{"search 'hol'", s.tx(p).members(CustomerSearchKey("hol")), []string{custA.String()}},
+		{"search 'tra' (old name) gone", s.tx(p).members(CustomerSearchKey("tra")), []string(nil)},
+		{"search 'sky'", s.tx(p).members(CustomerSearchKey("Sky")), []string{custB.String()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func sorted(s ...string) []string { slices.Sort(s); return s }
+
+// zrevNames returns the names of the byName index, newest-last order reversed.
+func (m *memTx) zrevNames() []string {
+	var out []string
+	for _, x := range m.zrev(CustomerNameIndexKey) {
+		name, _, _ := strings.Cut(x, "\x00")
+		out = append(out, name)
+	}
+	return out
+}
+
+func TestTimeline(t *testing.T) {
+	s := newStore()
+	events := scenario()
+	s.apply(t, events)
+	p := Timeline{}
+	m := s.tx(p)
+	item := func(member string) TimelineItem {
+		var it TimelineItem
+		pos, _ := strconv.ParseUint(member, 10, 64)
+		s.doc(t, p, TimelineItemKey(pos), &it)
+		return it
+	}
+	types := func(key string) []string {
+		var out []string
+		for _, x := range m.zrev(key) {
+			out = append(out, item(x).Type)
+		}
+		return out
+	}
+	tests := []struct {
+		name string
+		key  string
+		want []string
+	}{
+		{"C: prospect's opportunity attributed after the win", TimelineKey(custC.String(), ""), []string{
+			"CustomerRegistered", "OpportunityWon", "OpportunityChanged", "OpportunityAssigned", "OpportunityCreated"}},
+		{"B churn kind", TimelineKey(custB.String(), KindChurn), []string{"ChurnConfirmed", "ChurnDeferred", "ChurnWarningRaised"}},
+		{"A orders newest first", TimelineKey(custA.String(), KindOrder), []string{
+			"OrderCancelled", "OrderPlaced", "OrderReturned", "PaymentReceived", "OrderDelivered", "OrderShipped", "OrderPlaced"}},
+		{"A interactions", TimelineKey(custA.String(), KindInteraction), []string{"InteractionLogged"}},
+		{"A service", TimelineKey(custA.String(), KindService), []string{
+			"ServiceRequestArchived", "ServiceFeedbackRecorded", "ServiceRequestHandled", "ServiceRequestReopened",
+			"ServiceFeedbackRecorded", "ServiceRequestHandled", "ServiceRequestAssigned", "ServiceRequestOpened"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, types(tt.key)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	// Every event of the scenario is on exactly one customer's timeline.
+	total := 0
+	for _, c := range []uuid.UUID{custA, custB, custC} {
+		total += len(m.zset[TimelineKey(c.String(), "")])
+	}
+	if total != len(events) {
+		t.Errorf("timelines hold %d items, want %d", total, len(events))
+	}
+	// The interaction is placed at its own occurred time, with its fields.
+	it := item(m.zrev(TimelineKey(custA.String(), KindInteraction))[0])
+	want := TimelineItem{CustomerID: custA.String(), Kind: KindInteraction, Type: "InteractionLogged", OccurredAt: day0(2025, 11, 4),
+		RecordedAt: day0(2025, 11, 5).Add(time.Minute), Stream: domain.CustomerStream(custA), Revision: 3, Position: 500,
+		Summary: "visit: Showroom visit", Actor: "u-admin"}
+	if diff := cmp.Diff(want, it); diff != "" {
+		t.Errorf("interaction item (-want +got):\n%s", diff)
+	}
+	var st TimelineStream
+	s.doc(t, p, TimelineStreamKey(domain.OpportunityStream(opp2)), &st)
+	if diff := cmp.Diff(TimelineStream{CustomerID: custC.String()}, st); diff != "" {
+		t.Errorf("stream map (-want +got):\n%s", diff)
+	}
+}
+
+func TestOpportunities(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	p := Opportunities{}
+	var pl Pipeline
+	s.doc(t, p, PipelineKey, &pl)
+	want := Pipeline{
+		ByStatus: map[string]Bucket{
+			"won":  {Count: 2, Value: Amounts{{Amount: dec("900.00"), Currency: "EUR"}, {Amount: dec("750"), Currency: "GBP"}}},
+			"lost": {Count: 1},
+		},
+		ByAssignee: map[string]map[string]Bucket{
+			"u-sales1": {"won": {Count: 1, Value: Amounts{{Amount: dec("750"), Currency: "GBP"}}}},
+			"u-sales3": {"won": {Count: 1, Value: Amounts{{Amount: dec("900.00"), Currency: "EUR"}}}},
+		},
+		Won: 2, Lost: 1, WinRate: 2.0 / 3, TimeToWinSeconds: 30 * 86400, AvgDaysToWin: 15,
+	}
+	if diff := cmp.Diff(want, pl); diff != "" {
+		t.Errorf("pipeline (-want +got):\n%s", diff)
+	}
+	var o2 Opportunity
+	s.doc(t, p, OpportunityKey(opp2.String()), &o2)
+	if o2.CustomerID != custC.String() || !o2.NewCustomer || o2.Status != "won" || o2.ExpectedValue.String() != "750" {
+		t.Errorf("opportunity 2: %+v", o2)
+	}
+	var o1 Opportunity
+	s.doc(t, p, OpportunityKey(opp1.String()), &o1)
+	wantPlan := []PlanItem{{ID: id("P1").String(), DueDate: day0(2025, 11, 20), Action: "Send samples", Result: "Samples liked", ResultAt: tptr(day0(2025, 11, 21))}}
+	if diff := cmp.Diff(wantPlan, o1.Plan); diff != "" {
+		t.Errorf("plan (-want +got):\n%s", diff)
+	}
+	m := s.tx(p)
+	for _, tt := range []struct {
+		key  string
+		want []string
+	}{
+		{OpportunityStatusKey("won"), []string{opp2.String(), opp1.String()}},
+		{OpportunityStatusKey("lost"), []string{opp3.String()}},
+		{OpportunityStatusKey("assigned"), nil},
+		{OpportunityAssigneeKey("u-sales3"), []string{opp1.String()}},
+		{OpportunityCustomerKey(custB.String()), []string{opp3.String()}},
+		{OpportunityAllKey, []string{opp3.String(), opp2.String(), opp1.String()}},
+	} {
+		if diff := cmp.Diff(tt.want, m.zrev(tt.key)); diff != "" {
+			t.Errorf("%s (-want +got):\n%s", tt.key, diff)
+		}
+	}
+}
+
+func TestServiceQueue(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	p := Service{}
+	var r25, r26 ServiceReport
+	s.doc(t, p, ServiceReportKey("2025"), &r25)
+	s.doc(t, p, ServiceReportKey("2026"), &r26)
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"2025", r25, ServiceReport{Year: "2025", Total: 1, ByType: map[string]int{"complaint": 1}, ByStatus: map[string]int{"archived": 1},
+			ByChannel: map[string]int{"email": 1}, Feedbacks: 2, SatisfactionSum: 6, AvgSatisfaction: 3, Reopened: 1}},
+		{"2026", r26, ServiceReport{Year: "2026", Total: 1, ByType: map[string]int{"consultation": 1}, ByStatus: map[string]int{"created": 1}}},
+		{"years", s.tx(p).members(ServiceYearsKey), []string{"2025", "2026"}},
+		{"archived", s.tx(p).zrev(ServiceStatusKey("archived")), []string{svc1.String()}},
+		{"assigned emptied", s.tx(p).zrev(ServiceStatusKey("assigned")), []string(nil)},
+		{"assignee", s.tx(p).zrev(ServiceAssigneeKey("u-svc1")), []string{svc1.String()}},
+		{"type", s.tx(p).zrev(ServiceTypeKey("consultation")), []string{svc2.String()}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	var sr ServiceRequest
+	s.doc(t, p, ServiceRequestKey(svc1.String()), &sr)
+	if sr.Status != "archived" || sr.Reopened != 1 || len(sr.Feedback) != 2 || sr.Satisfaction != 4 || sr.Handling != "Voucher sent" {
+		t.Errorf("service request: %+v", sr)
+	}
+}
+
+func TestOrdersAndContribution(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	p := Orders{}
+	var a25, a26 Contribution
+	var y26 YearContribution
+	var o1 Order
+	s.doc(t, p, ContributionKey("2025", custA.String()), &a25)
+	s.doc(t, p, ContributionKey("2026", custA.String()), &a26)
+	s.doc(t, p, ContributionYearKey("2026"), &y26)
+	s.doc(t, p, OrderKey(ord1.String()), &o1)
+	gbp := func(v string) Amounts { return Amounts{{Amount: dec(v), Currency: "GBP"}} }
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"A 2025", a25, Contribution{CustomerID: custA.String(), Year: "2025", Orders: 1, Placed: gbp("100.50"), Net: gbp("100.50")}},
+		{"A 2026", a26, Contribution{CustomerID: custA.String(), Year: "2026", Orders: 1, Cancelled: 1, Returns: 1,
+			Placed: gbp("50"), Cancels: gbp("50"), Returned: gbp("30.00"), Net: gbp("-30.00")}},
+		{"2026 totals", y26, YearContribution{Year: "2026", Customers: 2, Orders: 2,
+			Net: Amounts{{Amount: dec("10"), Currency: "EUR"}, {Amount: dec("-30"), Currency: "GBP"}}}},
+		{"order 1 net", []string{o1.Status, o1.Net.String(), o1.Paid.String(), o1.Returned.String()}, []string{"delivered", "70.50", "100.50", "30.00"}},
+		{"A orders newest first", s.tx(p).zrev(OrderCustomerKey(custA.String())), []string{ord2.String(), ord1.String()}},
+		{"ranking 2026 GBP", s.tx(p).zset[ContributionRankingKey("2026", "GBP")], map[string]float64{custA.String(): -30}},
+		{"years", s.tx(p).members(ContributionYearsKey), []string{"2025", "2026"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestReports(t *testing.T) {
+	s := newStore()
+	s.apply(t, scenario())
+	p := Reports{}
+	var comp Composition
+	var ch ChurnReport
+	var ov Overview
+	s.doc(t, p, CompositionKey, &comp)
+	s.doc(t, p, ChurnReportKey, &ch)
+	s.doc(t, p, OverviewKey, &ov)
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"composition", comp, Composition{Total: 3, ByLevel: map[string]int{"1": 1, "2": 1, "4": 1}, ByCredit: map[string]int{"0": 1, "2": 1, "5": 1},
+			BySatisfaction: map[string]int{"0": 2, "4": 1}, ByRegion: map[string]int{"West": 1, "South": 1, UnknownRegion: 1},
+			ByStatus: map[string]int{"active": 2, "lost": 1}}},
+		{"churn", ch, ChurnReport{Raised: 1, RaisedByScore: 1, Deferred: 1, Confirmed: 1, Lost: 1,
+			ByMonth: map[string]ChurnMonth{"2026-01": {Raised: 1, Deferred: 1}, "2026-02": {Confirmed: 1}}}},
+		{"overview", ov, Overview{
+			AsOf: tptr(day0(2026, 2, 2)), ThisMonth: "2026-02", Customers: 3, CustomersByStatus: map[string]int{"active": 2, "lost": 1},
+			WonOpportunities:    Bucket{Count: 2, Value: Amounts{{Amount: dec("900.00"), Currency: "EUR"}, {Amount: dec("750"), Currency: "GBP"}}},
+			OpenServiceRequests: 1, Orders: 3, Revenue: Amounts{{Amount: dec("10"), Currency: "EUR"}, {Amount: dec("70.50"), Currency: "GBP"}},
+			OrdersByMonth: map[string]OrderMonth{
+				"2025-12": {Orders: 1, Placed: Amounts{{Amount: dec("100.50"), Currency: "GBP"}}, Net: Amounts{{Amount: dec("100.50"), Currency: "GBP"}}},
+				"2026-01": {Orders: 2, Cancelled: 1, Placed: Amounts{{Amount: dec("10"), Currency: "EUR"}, {Amount: dec("50"), Currency: "GBP"}},
+					Net: Amounts{{Amount: dec("10"), Currency: "EUR"}, {Amount: dec("-30"), Currency: "GBP"}}},
+			},
+			InteractionsByMonth: map[string]int{"2025-11": 1},
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+// The open opportunity value follows changes and closes.
+func TestOverviewOpenOpportunities(t *testing.T) {
+	var b builder
+	os := domain.OpportunityStream
+	b.add(os(opp1), day0(2025, 1, 1), domain.OpportunityCreated{OpportunityID: opp1, CustomerID: &custA, Title: "x", ExpectedValue: decp("100"), Currency: "EUR", CreatedAt: day0(2025, 1, 1)})
+	b.add(os(opp2), day0(2025, 1, 2), domain.OpportunityCreated{OpportunityID: opp2, CustomerID: &custA, Title: "y", ExpectedValue: decp("5.5"), Currency: "EUR", CreatedAt: day0(2025, 1, 2)})
+	b.add(os(opp1), day0(2025, 1, 3), domain.OpportunityChanged{OpportunityID: opp1, CustomerID: &custA, Details: domain.OpportunityDetails{Title: "x", ExpectedValue: decp("120"), Currency: "EUR"}})
+	steps := []Bucket{
+		{Count: 1, Value: Amounts{{Amount: dec("100"), Currency: "EUR"}}},
+		{Count: 2, Value: Amounts{{Amount: dec("105.5"), Currency: "EUR"}}},
+		{Count: 2, Value: Amounts{{Amount: dec("125.5"), Currency: "EUR"}}},
+	}
+	s := newStore()
+	for i, e := range b.events {
+		s.apply(t, b.events[i:i+1])
+		var ov Overview
+		s.doc(t, Reports{}, OverviewKey, &ov)
+		if diff := cmp.Diff(steps[i], ov.OpenOpportunities); diff != "" {
+			t.Errorf("after %s (-want +got):\n%s", e.Type, diff)
+		}
+	}
+}
+
+func TestHandlesAndErrors(t *testing.T) {
+	for _, et := range domain.EventTypes() {
+		if !(Timeline{}).Handles(et.Name) || !(Customers{}).Handles(et.Name) || !(Reports{}).Handles(et.Name) {
+			t.Errorf("%s is not handled by timeline, customers and reports", et.Name)
+		}
+	}
+	if (Orders{}).Handles(domain.TypeCustomerRegistered) || (Service{}).Handles(domain.TypeOrderPlaced) {
+		t.Error("orders/service handle foreign events")
+	}
+	names := map[string]bool{}
+	for _, p := range All() {
+		if names[p.Name()] {
+			t.Errorf("duplicate projection name %s", p.Name())
+		}
+		names[p.Name()] = true
+	}
+	// A pointer event is accepted like its value.
+	s := newStore()
+	e := scenario()[0]
+	v := e.Data.(domain.CustomerRegistered)
+	e.Data = &v
+	s.apply(t, []projections.Event{e})
+	var c Customer
+	s.doc(t, Customers{}, CustomerKey(custA.String()), &c)
+	if c.Name != "Acme Trading Ltd" {
+		t.Errorf("pointer event: %+v", c)
+	}
+	// Out-of-order or mismatched data is a permanent failure, not a skip.
+	bad := []struct {
+		p projections.Projection
+		e projections.Event
+	}{
+		{Orders{}, projections.Event{Stream: domain.OrderStream(ord1), Type: domain.TypeOrderShipped, Data: domain.OrderShipped{OrderID: ord1}}},
+		{Service{}, projections.Event{Stream: domain.ServiceStream(svc1), Type: domain.TypeServiceRequestHandled, Data: domain.ServiceRequestHandled{}}},
+		{Opportunities{}, projections.Event{Stream: domain.OpportunityStream(opp1), Type: domain.TypeOpportunityWon, Data: domain.OpportunityWon{}}},
+		{Customers{}, projections.Event{Stream: domain.CustomerStream(custA), Type: domain.TypeCustomerRegistered, Data: domain.OrderShipped{}}},
+		{Opportunities{}, projections.Event{Stream: "weird", Type: domain.TypeOpportunityCreated, Data: domain.OpportunityCreated{}}},
+	}
+	for _, tt := range bad {
+		err := tt.p.Handle(context.Background(), newMemTx(), tt.e)
+		if !errors.Is(err, projections.ErrPermanent) {
+			t.Errorf("%s %s: err %v, want ErrPermanent", tt.p.Name(), tt.e.Type, err)
+		}
+	}
+	// A corrupt document is a permanent failure too.
+	m := newMemTx()
+	m.Set(OrderKey(ord1.String()), "{not json")
+	if err := (Orders{}).Handle(context.Background(), m, scenario()[31]); !errors.Is(err, projections.ErrPermanent) {
+		t.Errorf("corrupt doc: %v", err)
+	}
+}
+
+func TestSearchPrefixes(t *testing.T) {
+	got := searchPrefixes("Ünïon-Co 42")
+	want := []string{"ü", "ün", "ünï", "ünïo", "ünïon", "c", "co", "4", "42"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
+	}
+	long := searchPrefixes("abcdefghijklmnopqrstuvwxyz")
+	if len(long) != MaxSearchPrefix {
+		t.Errorf("%d prefixes of a long word, want %d", len(long), MaxSearchPrefix)
+	}
+}
