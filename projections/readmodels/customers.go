@@ -139,41 +139,58 @@ func searchPrefixes(name string) []string {
 	return out
 }
 
-// unindex removes c from the indexes it is in; index adds it.
-func (c *Customer) unindex(tx projections.Tx) {
+// reindex moves c's index entries from what old had to what c has,
+// touching only the indexes whose membership changes.
+func (c *Customer) reindex(tx projections.Tx, old *Customer) {
 	if !c.Registered {
 		return
 	}
-	tx.ZRem(CustomerNameIndexKey, CustomerNameMember(c.Name, c.ID))
-	tx.SRem(CustomerLevelKey(c.Level), c.ID)
-	if c.Region != "" {
-		tx.SRem(CustomerRegionKey(c.Region), c.ID)
+	if !old.Registered {
+		old = &Customer{ID: c.ID}
 	}
-	if c.OwnerID != "" {
-		tx.SRem(CustomerOwnerKey(c.OwnerID), c.ID)
+	if old.Name != c.Name || !old.Registered {
+		if old.Registered {
+			tx.ZRem(CustomerNameIndexKey, CustomerNameMember(old.Name, c.ID))
+		}
+		tx.ZAdd(CustomerNameIndexKey, 0, CustomerNameMember(c.Name, c.ID))
+		was := map[string]bool{}
+		for _, p := range searchPrefixes(old.Name) {
+			was[p] = true
+		}
+		now := map[string]bool{}
+		for _, p := range searchPrefixes(c.Name) {
+			now[p] = true
+			if !was[p] {
+				tx.SAdd(CustomerSearchKey(p), c.ID)
+			}
+		}
+		for _, p := range searchPrefixes(old.Name) {
+			if !now[p] {
+				tx.SRem(CustomerSearchKey(p), c.ID)
+			}
+		}
 	}
-	tx.SRem(CustomerStatusKey(c.Status), c.ID)
-	for _, p := range searchPrefixes(c.Name) {
-		tx.SRem(CustomerSearchKey(p), c.ID)
+	move := func(from, to string) {
+		if from == to && old.Registered {
+			return
+		}
+		if from != "" && old.Registered {
+			tx.SRem(from, c.ID)
+		}
+		if to != "" {
+			tx.SAdd(to, c.ID)
+		}
 	}
-}
-
-func (c *Customer) index(tx projections.Tx) {
-	if !c.Registered {
-		return
+	opt := func(key func(string) string, v string) string {
+		if v == "" {
+			return ""
+		}
+		return key(v)
 	}
-	tx.ZAdd(CustomerNameIndexKey, 0, CustomerNameMember(c.Name, c.ID))
-	tx.SAdd(CustomerLevelKey(c.Level), c.ID)
-	if c.Region != "" {
-		tx.SAdd(CustomerRegionKey(c.Region), c.ID)
-	}
-	if c.OwnerID != "" {
-		tx.SAdd(CustomerOwnerKey(c.OwnerID), c.ID)
-	}
-	tx.SAdd(CustomerStatusKey(c.Status), c.ID)
-	for _, p := range searchPrefixes(c.Name) {
-		tx.SAdd(CustomerSearchKey(p), c.ID)
-	}
+	move(CustomerLevelKey(old.Level), CustomerLevelKey(c.Level))
+	move(opt(CustomerRegionKey, old.Region), opt(CustomerRegionKey, c.Region))
+	move(opt(CustomerOwnerKey, old.OwnerID), opt(CustomerOwnerKey, c.OwnerID))
+	move(opt(CustomerStatusKey, old.Status), opt(CustomerStatusKey, c.Status))
 }
 
 func loadCustomer(ctx context.Context, tx projections.Tx, id string) (*Customer, error) {
@@ -213,7 +230,7 @@ func (p Customers) customerEvent(ctx context.Context, tx projections.Tx, e proje
 	if c.Registered && e.Revision <= c.Revision {
 		return nil // already applied
 	}
-	c.unindex(tx)
+	old := *c
 	setProfile := func(pr domain.Profile) {
 		c.Profile, c.Name, c.Region, c.Industry = pr, pr.Name, pr.Region, pr.Industry
 	}
@@ -280,7 +297,7 @@ func (p Customers) customerEvent(ctx context.Context, tx projections.Tx, e proje
 		return unexpected(p.Name(), e)
 	}
 	c.Revision, c.Position = e.Revision, e.Position
-	c.index(tx)
+	c.reindex(tx, &old)
 	return projections.SetJSON(tx, CustomerKey(c.ID), c)
 }
 

@@ -103,6 +103,20 @@ func (o *Opportunity) value() (*domain.Decimal, string) {
 	return o.ExpectedValue, o.Currency
 }
 
+// share is what decides o's contribution to the pipeline.
+func (o *Opportunity) share() string {
+	v, cur := o.value()
+	vs := ""
+	if v != nil {
+		vs = v.String()
+	}
+	var won string
+	if o.WonAt != nil {
+		won = o.WonAt.Format(time.RFC3339Nano)
+	}
+	return o.Status + "|" + o.AssigneeID + "|" + vs + "|" + cur + "|" + won + "|" + o.CreatedAt.Format(time.RFC3339Nano)
+}
+
 // contribute adds (sign +1) or removes (-1) o's share of the pipeline.
 func (o *Opportunity) contribute(pl *Pipeline, sign int) error {
 	v, cur := o.value()
@@ -176,14 +190,8 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 	if _, created := d.(domain.OpportunityCreated); !found && !created {
 		return permanent("%s: %s at %s/%d before OpportunityCreated", p.Name(), e.Type, e.Stream, e.Revision)
 	}
-	var pl Pipeline
-	if _, err := projections.GetJSON(ctx, tx, PipelineKey, &pl); err != nil {
-		return err
-	}
+	old := *o
 	if found {
-		if err := o.contribute(&pl, -1); err != nil {
-			return err
-		}
 		o.unindex(tx)
 	}
 	switch d := d.(type) {
@@ -226,6 +234,19 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 		return unexpected(p.Name(), e)
 	}
 	o.Revision, o.Position = e.Revision, e.Position
+	o.index(tx)
+	if found && old.share() == o.share() {
+		return projections.SetJSON(tx, OpportunityKey(id), o) // the pipeline is unchanged
+	}
+	var pl Pipeline
+	if _, err := projections.GetJSON(ctx, tx, PipelineKey, &pl); err != nil {
+		return err
+	}
+	if found {
+		if err := old.contribute(&pl, -1); err != nil {
+			return err
+		}
+	}
 	if err := o.contribute(&pl, +1); err != nil {
 		return err
 	}
@@ -239,7 +260,6 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 	} else {
 		pl.AvgDaysToWin = 0
 	}
-	o.index(tx)
 	if err := projections.SetJSON(tx, PipelineKey, pl); err != nil {
 		return err
 	}

@@ -741,3 +741,93 @@ func TestSearchPrefixes(t *testing.T) {
 		t.Errorf("%d prefixes of a long word, want %d", len(long), MaxSearchPrefix)
 	}
 }
+
+// indexesFromDocs recomputes the index keys of the customers, opportunities
+// and service projections from their documents alone.
+func indexesFromDocs(t *testing.T, s store) []string {
+	t.Helper()
+	want := map[string]*memTx{}
+	docs := func(p projections.Projection, prefix string, each func(m *memTx, raw string)) {
+		m := newMemTx()
+		for k, v := range s.tx(p).str {
+			if strings.HasPrefix(k, prefix) {
+				each(m, v)
+			}
+		}
+		want[p.Name()] = m
+	}
+	docs(Customers{}, "customer:", func(m *memTx, raw string) {
+		var c Customer
+		if err := json.Unmarshal([]byte(raw), &c); err != nil {
+			t.Fatal(err)
+		}
+		if !c.Registered {
+			return
+		}
+		m.ZAdd(CustomerNameIndexKey, 0, CustomerNameMember(c.Name, c.ID))
+		m.SAdd(CustomerLevelKey(c.Level), c.ID)
+		m.SAdd(CustomerStatusKey(c.Status), c.ID)
+		if c.Region != "" {
+			m.SAdd(CustomerRegionKey(c.Region), c.ID)
+		}
+		if c.OwnerID != "" {
+			m.SAdd(CustomerOwnerKey(c.OwnerID), c.ID)
+		}
+		for _, p := range searchPrefixes(c.Name) {
+			m.SAdd(CustomerSearchKey(p), c.ID)
+		}
+	})
+	docs(Opportunities{}, "opportunity:", func(m *memTx, raw string) {
+		var o Opportunity
+		if err := json.Unmarshal([]byte(raw), &o); err != nil {
+			t.Fatal(err)
+		}
+		o.index(m)
+	})
+	docs(Service{}, "request:", func(m *memTx, raw string) {
+		var r ServiceRequest
+		if err := json.Unmarshal([]byte(raw), &r); err != nil {
+			t.Fatal(err)
+		}
+		r.index(m)
+	})
+	var out []string
+	for _, p := range []projections.Projection{Customers{}, Opportunities{}, Service{}} {
+		m := want[p.Name()]
+		for k, v := range s.tx(p).str {
+			m.str[k] = v // documents compare equal by construction
+		}
+		for k := range s.tx(p).set {
+			if k == ServiceYearsKey && p.Name() == "service" {
+				m.set[k] = s.tx(p).set[k]
+			}
+		}
+		out = append(out, m.dump(p.Name()+":")...)
+	}
+	return out
+}
+
+func TestIndexesMatchDocuments(t *testing.T) {
+	events := scenario()
+	for k := 1; k <= len(events); k++ {
+		s := newStore()
+		s.apply(t, events[:k])
+		var got []string
+		for _, p := range []projections.Projection{Customers{}, Opportunities{}, Service{}} {
+			m := newMemTx()
+			for key, v := range s.tx(p).str {
+				m.str[key] = v
+			}
+			for key, v := range s.tx(p).zset {
+				m.zset[key] = v
+			}
+			for key, v := range s.tx(p).set {
+				m.set[key] = v
+			}
+			got = append(got, m.dump(p.Name()+":")...)
+		}
+		if diff := cmp.Diff(indexesFromDocs(t, s), got); diff != "" {
+			t.Fatalf("after %d events (%s), indexes differ from the documents (-from docs +maintained):\n%s", k, events[k-1].Type, diff)
+		}
+	}
+}

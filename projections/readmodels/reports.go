@@ -135,10 +135,23 @@ type reportDocs struct {
 	comp  Composition
 	churn ChurnReport
 	ov    Overview
+	// which documents the event touches (the overview always: AsOf)
+	withComp, withChurn bool
+}
+
+func (r *reportDocs) docs() map[string]any {
+	m := map[string]any{OverviewKey: &r.ov}
+	if r.withComp {
+		m[CompositionKey] = &r.comp
+	}
+	if r.withChurn {
+		m[ChurnReportKey] = &r.churn
+	}
+	return m
 }
 
 func (r *reportDocs) load(ctx context.Context, tx projections.Tx) error {
-	for k, v := range map[string]any{CompositionKey: &r.comp, ChurnReportKey: &r.churn, OverviewKey: &r.ov} {
+	for k, v := range r.docs() {
 		if _, err := projections.GetJSON(ctx, tx, k, v); err != nil {
 			return err
 		}
@@ -149,7 +162,8 @@ func (r *reportDocs) load(ctx context.Context, tx projections.Tx) error {
 func (r *reportDocs) save(tx projections.Tx) error {
 	r.churn.AtRisk = r.comp.ByStatus[string(domain.CustomerStatusAtRisk)]
 	r.churn.Lost = r.comp.ByStatus[string(domain.CustomerStatusLost)]
-	for _, m := range []*map[string]int{&r.comp.ByLevel, &r.comp.ByCredit, &r.comp.BySatisfaction, &r.comp.ByRegion, &r.comp.ByStatus} {
+	for _, m := range []*map[string]int{&r.comp.ByLevel, &r.comp.ByCredit, &r.comp.BySatisfaction, &r.comp.ByRegion,
+		&r.comp.ByStatus, &r.ov.CustomersByStatus, &r.ov.InteractionsByMonth} {
 		if *m == nil {
 			*m = map[string]int{}
 		}
@@ -157,21 +171,24 @@ func (r *reportDocs) save(tx projections.Tx) error {
 	if r.churn.ByMonth == nil {
 		r.churn.ByMonth = map[string]ChurnMonth{}
 	}
-	if r.ov.CustomersByStatus == nil {
-		r.ov.CustomersByStatus = map[string]int{}
-	}
 	if r.ov.OrdersByMonth == nil {
 		r.ov.OrdersByMonth = map[string]OrderMonth{}
 	}
-	if r.ov.InteractionsByMonth == nil {
-		r.ov.InteractionsByMonth = map[string]int{}
-	}
-	for k, v := range map[string]any{CompositionKey: r.comp, ChurnReportKey: r.churn, OverviewKey: r.ov} {
+	for k, v := range r.docs() {
 		if err := projections.SetJSON(tx, k, v); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+func isChurnType(t string) bool {
+	switch t {
+	case domain.TypeChurnWarningRaised, domain.TypeChurnDeferred, domain.TypeChurnConfirmed,
+		domain.TypeChurnWarningCleared, domain.TypeCustomerReactivated:
+		return true
+	}
+	return false
 }
 
 // Handle applies one event.
@@ -180,13 +197,13 @@ func (p Reports) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 	if d == nil {
 		return unexpected(p.Name(), e)
 	}
-	var r reportDocs
+	kind, _, _ := domain.ParseStream(e.Stream)
+	r := reportDocs{withComp: kind == domain.KindCustomer, withChurn: isChurnType(e.Type)}
 	if err := r.load(ctx, tx); err != nil {
 		return err
 	}
 	var applied bool
 	var err error
-	kind, _, _ := domain.ParseStream(e.Stream)
 	if kind == domain.KindCustomer {
 		applied, err = p.customerEvent(ctx, tx, e, d, &r)
 	} else {
