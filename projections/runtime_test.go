@@ -1,0 +1,857 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/eventstore/server"
+	"github.com/crm-es/crm/internal/redistest"
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// The test events and projections. Ping is counted per stream; Pong only
+// by the sparse projection (a server-side type filter).
+
+type ping struct {
+	N      int  `json:"n"`
+	Poison bool `json:"poison,omitempty"`
+	Flaky  bool `json:"flaky,omitempty"`
+}
+
+func (ping) EventType() string { return "TestPing" }
+
+type pong struct {
+	N int `json:"n"`
+}
+
+func (pong) EventType() string { return "TestPong" }
+
+func testCodec() *eventstore.Codec {
+	c := eventstore.NewCodec()
+	c.Register("TestPing", 1, func() any { return ping{} })
+	c.Register("TestPong", 1, func() any { return pong{} })
+	return c
+}
+
+// counter counts the handled events of each stream with absolute values:
+// "n:<stream>" and a sorted set "streams" scored by the count. A poison
+// event fails permanently after writing (the write must be rolled back);
+// a flaky one fails transiently while failing is set.
+type counter struct {
+	name     string
+	version  int
+	types    []string
+	failing  atomic.Bool
+	attempts atomic.Int64
+}
+
+func (c *counter) Name() string                  { return c.name }
+func (c *counter) Version() int                  { return c.version }
+func (c *counter) Handles(eventType string) bool { return slices.Contains(c.types, eventType) }
+
+func (c *counter) Handle(ctx context.Context, tx Tx, e Event) error {
+	key := "n:" + e.Stream
+	s, _, err := tx.Get(ctx, key)
+	if err != nil {
+		return err
+	}
+	n, _ := strconv.Atoi(s)
+	n++
+	tx.Set(key, strconv.Itoa(n))
+	tx.ZAdd("streams", float64(n), e.Stream)
+	tx.SAdd("types:"+e.Stream, e.Type)
+	if p, ok := e.Data.(ping); ok {
+		if p.Poison {
+			return fmt.Errorf("%w: poison event %d", ErrPermanent, p.N)
+		}
+		if p.Flaky {
+			c.attempts.Add(1)
+			if c.failing.Load() {
+				return errors.New("flaky dependency unavailable")
+			}
+		}
+	}
+	return nil
+}
+
+func newCounter() *counter {
+	return &counter{name: "counter", version: 1, types: []string{"TestPing"}}
+}
+
+func newSparse() *counter {
+	return &counter{name: "sparse", version: 1, types: []string{"TestPong"}}
+}
+
+// ---------------------------------------------------------------------------
+// Harness
+
+type env struct {
+	t     *testing.T
+	redis *redistest.Server
+	store *eventstore.Store
+	codec *eventstore.Codec
+	revs  map[string]int64
+	last  uint64 // position of the last appended event
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	r := redistest.Start(t)
+	st, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+	return &env{t: t, redis: r, store: st, codec: testCodec(), revs: map[string]int64{}}
+}
+
+func appendEvent(ctx context.Context, st eventstore.Appender, revs map[string]int64, stream string, ev any) (uint64, error) {
+	var typ string
+	switch ev.(type) {
+	case ping:
+		typ = "TestPing"
+	case pong:
+		typ = "TestPong"
+	default:
+		typ = "TestOther"
+	}
+	data, _ := json.Marshal(ev)
+	exp, ok := revs[stream]
+	if !ok {
+		exp = eventstore.NoStream
+	}
+	res, err := st.Append(ctx, stream, exp, []eventstore.Pending{{Type: typ, Data: data, ID: uuid.New()}})
+	if err != nil {
+		return 0, err
+	}
+	revs[stream] = int64(res.Revision)
+	return res.Position, nil
+}
+
+func (e *env) append(stream string, ev any) uint64 {
+	e.t.Helper()
+	pos, err := appendEvent(context.Background(), e.store, e.revs, stream, ev)
+	if err != nil {
+		e.t.Error(err)
+	}
+	e.last = pos
+	return pos
+}
+
+type rtOpts struct {
+	rdb      *redis.Client
+	leaseTTL time.Duration
+	batch    int
+}
+
+func (e *env) start(projs []Projection, o rtOpts) (*Runtime, context.CancelFunc, chan struct{}) {
+	e.t.Helper()
+	if o.rdb == nil {
+		o.rdb = e.redis.Client
+	}
+	if o.leaseTTL == 0 {
+		o.leaseTTL = time.Second
+	}
+	rt, err := NewRuntime(RuntimeConfig{
+		Store: e.store, Redis: o.rdb, Codec: e.codec, Projections: projs,
+		Logger:   testLogger(e.t),
+		LeaseTTL: o.leaseTTL, BatchSize: o.batch, PollInterval: 100 * time.Millisecond,
+		RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+	})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rt.Run(ctx) }()
+	e.t.Cleanup(func() { cancel(); <-done })
+	return rt, cancel, done
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	if testing.Verbose() {
+		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	}
+	return slog.New(slog.DiscardHandler)
+}
+
+func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func statusOf(t *testing.T, rt *Runtime, name string) Status {
+	t.Helper()
+	sts, err := rt.Status(context.Background())
+	for _, s := range sts {
+		if s.Name == name {
+			return s
+		}
+	}
+	t.Fatalf("no status for %s (err %v)", name, err)
+	return Status{}
+}
+
+// caughtUp: the served generation reached pos and nothing is building.
+func caughtUp(t *testing.T, rt *Runtime, name string, pos uint64) bool {
+	s := statusOf(t, rt, name)
+	return s.Active != "" && s.Building == "" && s.Head >= pos && s.LagEvents == 0
+}
+
+// dump is a canonical dump of a projection's served generation, keys
+// relative to the generation prefix.
+func dump(t *testing.T, rdb *redis.Client, name string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	prefix, ok, err := ActivePrefix(ctx, rdb, name)
+	if err != nil || !ok {
+		t.Fatalf("no active generation of %s: %v", name, err)
+	}
+	return dumpPrefix(t, rdb, prefix)
+}
+
+func dumpPrefix(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]string{}
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		typ, err := rdb.Type(ctx, k).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var v string
+		switch typ {
+		case "string":
+			v = rdb.Get(ctx, k).Val()
+		case "zset":
+			zs := rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+			for _, z := range zs {
+				v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
+			}
+		case "set":
+			m := rdb.SMembers(ctx, k).Val()
+			sort.Strings(m)
+			v = strings.Join(m, ";")
+		default:
+			v = "type " + typ
+		}
+		out[strings.TrimPrefix(k, prefix)] = typ + ":" + v
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func keysWithPrefix(t *testing.T, rdb *redis.Client, prefix string) int {
+	t.Helper()
+	keys, err := rdb.Keys(context.Background(), prefix+"*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(keys)
+}
+
+// ---------------------------------------------------------------------------
+// Tests
+
+// TestRuntimeAtomicCommit: at every instant the stored checkpoint and the
+// read model agree: the counts are exactly the events at or before it.
+func TestRuntimeAtomicCommit(t *testing.T) {
+	e := newEnv(t)
+	rdb := e.redis.Client
+	rt, _, _ := e.start([]Projection{newCounter(), newSparse()}, rtOpts{batch: 7})
+	ctx := context.Background()
+
+	type appended struct {
+		pos    uint64
+		stream string
+	}
+	var (
+		mu  sync.Mutex
+		log []appended
+	)
+	stop := make(chan struct{})
+	appDone := make(chan struct{})
+	go func() {
+		defer close(appDone)
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			stream := fmt.Sprintf("s-%d", i%5)
+			var pos uint64
+			if i%4 == 3 {
+				pos = e.append(stream, pong{N: i})
+				stream = "" // not counted
+			} else {
+				pos = e.append(stream, ping{N: i})
+			}
+			if pos == 0 {
+				return
+			}
+			mu.Lock()
+			log = append(log, appended{pos, stream})
+			mu.Unlock()
+		}
+	}()
+	// Read checkpoint and counts in one MULTI and check they agree.
+	checks := 0
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		prefix, ok, err := ActivePrefix(ctx, rdb, "counter")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !ok {
+			time.Sleep(10 * time.Millisecond)
+			continue
+		}
+		gen := strings.TrimSuffix(strings.TrimPrefix(prefix, "crm:counter:"), ":")
+		var cpCmd *redis.StringCmd
+		var nCmds []*redis.StringCmd
+		_, err = rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			cpCmd = p.Get(ctx, genMetaKey("counter", gen, "checkpoint"))
+			for i := range 5 {
+				nCmds = append(nCmds, p.Get(ctx, prefix+fmt.Sprintf("n:s-%d", i)))
+			}
+			return nil
+		})
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatal(err)
+		}
+		cp, perr := parseCheckpoint(cpCmd.Val())
+		if perr != nil {
+			continue
+		}
+		want := map[string]int{}
+		mu.Lock()
+		if len(log) == 0 || log[len(log)-1].pos < cp.Commit {
+			// The appender has not logged everything up to cp yet.
+			mu.Unlock()
+			continue
+		}
+		for _, a := range log {
+			if a.pos <= cp.Commit {
+				want[a.stream]++
+			}
+		}
+		mu.Unlock()
+		for i, c := range nCmds {
+			got, _ := strconv.Atoi(c.Val())
+			if s := fmt.Sprintf("s-%d", i); got != want[s] {
+				t.Fatalf("checkpoint %d: count of %s is %d, want %d (writes and checkpoint not atomic)", cp.Commit, s, got, want[s])
+			}
+		}
+		checks++
+		time.Sleep(5 * time.Millisecond)
+	}
+	close(stop)
+	<-appDone
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "counter", e.last) && caughtUp(t, rt, "sparse", e.last) })
+	if checks < 20 {
+		t.Fatalf("only %d consistent snapshots taken", checks)
+	}
+	st := statusOf(t, rt, "counter")
+	if st.State != StateLive || st.LagEvents != 0 || st.Parked != 0 || st.Head < e.last {
+		t.Fatalf("status after catch-up: %+v", st)
+	}
+	// The sparse projection subscribed with a type filter: only pongs.
+	d := dump(t, rdb, "sparse")
+	for k, v := range d {
+		if strings.HasPrefix(k, "types:") && v != "set:TestPong" {
+			t.Fatalf("sparse projection saw %s = %s", k, v)
+		}
+	}
+	t.Logf("%d consistent snapshots while appending %d events", checks, len(log))
+	_ = rt
+}
+
+// stoppedTrack returns a track of the served generation of a stopped
+// runtime, positioned at its stored checkpoint, with the given epoch.
+func stoppedTrack(t *testing.T, rt *Runtime, name string, epochDelta int64) *track {
+	t.Helper()
+	ctx := context.Background()
+	rdb := rt.cfg.Redis
+	gen := rdb.Get(ctx, AliasKey(name)).Val()
+	epoch, err := rdb.Get(ctx, metaKey(name, "epoch")).Int64()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cp, err := parseCheckpoint(rdb.Get(ctx, genMetaKey(name, gen, "checkpoint")).Val())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := rt.workers[0]
+	tr := w.newTrack(gen, false, epoch+epochDelta)
+	tr.committed, tr.pending, tr.expect = cp, cp, true
+	tr.newBatch()
+	return tr
+}
+
+// TestRuntimeCheckpointNeverBackwardsAndFenced: the commit script refuses
+// a checkpoint at or before the stored one and a stale epoch, writing
+// nothing.
+func TestRuntimeCheckpointNeverBackwardsAndFenced(t *testing.T) {
+	e := newEnv(t)
+	for i := range 20 {
+		e.append("s-"+strconv.Itoa(i%3), ping{N: i})
+	}
+	rt, cancel, done := e.start([]Projection{newCounter()}, rtOpts{})
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	cancel()
+	<-done
+	before := dump(t, e.redis.Client, "counter")
+	ctx := context.Background()
+
+	// Backwards: same epoch, an older checkpoint.
+	tr := stoppedTrack(t, rt, "counter", 0)
+	stored := tr.committed
+	tr.pending = eventstore.CheckpointAt(stored.Commit - 1)
+	tr.committed = eventstore.CheckpointAt(stored.Commit - 2)
+	tr.batch.Set("n:s-0", "999")
+	if err := tr.flush(ctx); !errors.Is(err, errBackwards) {
+		t.Fatalf("backwards commit: err = %v, want errBackwards", err)
+	}
+	// Equal checkpoint with writes: refused too (a replayed batch).
+	tr = stoppedTrack(t, rt, "counter", 0)
+	tr.committed = eventstore.CheckpointAt(stored.Commit - 1)
+	tr.batch.Set("n:s-0", "999")
+	if err := tr.flush(ctx); !errors.Is(err, errBackwards) {
+		t.Fatalf("equal-checkpoint commit: err = %v, want errBackwards", err)
+	}
+	// Stale epoch, forward checkpoint: fenced.
+	tr = stoppedTrack(t, rt, "counter", -1)
+	tr.pending = eventstore.CheckpointAt(stored.Commit + 1000)
+	tr.batch.Set("n:s-0", "999")
+	if err := tr.flush(ctx); !errors.Is(err, errFenced) {
+		t.Fatalf("stale-epoch commit: err = %v, want errFenced", err)
+	}
+	if diff := cmp.Diff(before, dump(t, e.redis.Client, "counter")); diff != "" {
+		t.Fatalf("a refused commit wrote (-before +after):\n%s", diff)
+	}
+	tr = stoppedTrack(t, rt, "counter", 0)
+	if tr.committed != stored {
+		t.Fatalf("checkpoint moved: %v, was %v", tr.committed, stored)
+	}
+	// The current epoch, forward: accepted.
+	tr.pending = eventstore.CheckpointAt(stored.Commit + 1000)
+	tr.batch.Set("probe", "1")
+	if err := tr.flush(ctx); err != nil {
+		t.Fatalf("valid commit: %v", err)
+	}
+}
+
+// TestRuntimeTransientRetry: a transiently failing handler is retried
+// without moving the checkpoint past the event, then goes on.
+func TestRuntimeTransientRetry(t *testing.T) {
+	e := newEnv(t)
+	c := newCounter()
+	c.failing.Store(true)
+	rt, _, _ := e.start([]Projection{c}, rtOpts{})
+	e.append("a", ping{N: 1})
+	flaky := e.append("a", ping{N: 2, Flaky: true})
+	e.append("b", ping{N: 3})
+	waitFor(t, 10*time.Second, "retries", func() bool { return c.attempts.Load() >= 4 })
+	st := statusOf(t, rt, "counter")
+	if st.Checkpoint >= flaky {
+		t.Fatalf("checkpoint %d moved past the failing event at %d", st.Checkpoint, flaky)
+	}
+	if st.State != StateFailed || !strings.Contains(st.LastError, "flaky") {
+		t.Fatalf("status while failing: %+v", st)
+	}
+	c.failing.Store(false)
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	d := dump(t, e.redis.Client, "counter")
+	if d["n:a"] != "string:2" || d["n:b"] != "string:1" {
+		t.Fatalf("counts after retry: %v", d)
+	}
+	if st := statusOf(t, rt, "counter"); st.State != StateLive || st.Parked != 0 {
+		t.Fatalf("status after recovery: %+v", st)
+	}
+}
+
+// TestRuntimePoisonParked: a permanently failing event is parked (its
+// writes rolled back) and visible, while other streams and projections flow.
+func TestRuntimePoisonParked(t *testing.T) {
+	e := newEnv(t)
+	other := &counter{name: "other", version: 1, types: []string{"TestPing"}}
+	rt, _, _ := e.start([]Projection{newCounter(), other}, rtOpts{})
+	e.append("a", ping{N: 1})
+	poison := e.append("a", ping{N: 2, Poison: true})
+	e.append("b", ping{N: 3})
+	e.append("a", ping{N: 4})
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	d := dump(t, e.redis.Client, "counter")
+	if d["n:a"] != "string:2" || d["n:b"] != "string:1" {
+		t.Fatalf("counts with a parked event: %v", d)
+	}
+	st := statusOf(t, rt, "counter")
+	if st.Parked != 1 {
+		t.Fatalf("status: %+v, want 1 parked", st)
+	}
+	parked, err := rt.Parked(context.Background(), "counter", 10)
+	if err != nil || len(parked) != 1 || parked[0].Position != poison || parked[0].Stream != "a" || !strings.Contains(parked[0].Error, "poison") {
+		t.Fatalf("parked = %+v, %v", parked, err)
+	}
+	var metrics strings.Builder
+	sts, _ := rt.Status(context.Background())
+	if err := WriteMetrics(&metrics, sts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`crm_projection_parked_events{projection="counter"} 1`, `crm_projection_state{projection="counter",state="live"} 1`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Fatalf("metrics lack %q:\n%s", want, metrics.String())
+		}
+	}
+}
+
+// TestRuntimeRebuildWhileServing: a rebuild (same version, then a new
+// version) builds beside the served generation, the alias switches, the
+// old keys go away, and readers never miss.
+func TestRuntimeRebuildWhileServing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rdb := e.redis.Client
+	for i := range 300 {
+		e.append("s-"+strconv.Itoa(i%7), ping{N: i})
+	}
+	rt, cancel, done := e.start([]Projection{newCounter()}, rtOpts{batch: 10})
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	want := dump(t, rdb, "counter")
+
+	// Readers: the alias always resolves and the value is always there.
+	stopReaders := make(chan struct{})
+	var readErr atomic.Value
+	var readers sync.WaitGroup
+	readers.Add(1)
+	go func() {
+		defer readers.Done()
+		for {
+			select {
+			case <-stopReaders:
+				return
+			default:
+			}
+			prefix, ok, err := ActivePrefix(ctx, rdb, "counter")
+			if err != nil || !ok {
+				readErr.Store(fmt.Sprintf("alias: %v %v", ok, err))
+				return
+			}
+			if _, err := rdb.Get(ctx, prefix+"n:s-0").Result(); err != nil {
+				readErr.Store(fmt.Sprintf("read %s: %v", prefix, err))
+				return
+			}
+		}
+	}()
+
+	if err := rt.Rebuild(ctx, "counter"); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, 10*time.Second, "rebuild", func() bool {
+		s := statusOf(t, rt, "counter")
+		return s.Active == "v1-r1" && s.Building == "" && s.Checkpoint >= e.last
+	})
+	waitFor(t, 10*time.Second, "old keys deleted", func() bool { return keysWithPrefix(t, rdb, "crm:counter:v1:") == 0 })
+	if diff := cmp.Diff(want, dump(t, rdb, "counter")); diff != "" {
+		t.Fatalf("rebuilt generation differs (-old +new):\n%s", diff)
+	}
+
+	// A new version: the old process stops, the new one builds v2 while v1-r1 serves.
+	cancel()
+	<-done
+	c2 := newCounter()
+	c2.version = 2
+	rt2, _, _ := e.start([]Projection{c2}, rtOpts{batch: 10})
+	e.append("s-0", ping{N: 1000})
+	want["n:s-0"] = "string:" + strconv.Itoa(300/7+1+1)
+	waitFor(t, 10*time.Second, "v2", func() bool {
+		s := statusOf(t, rt2, "counter")
+		return s.Active == "v2" && s.Building == "" && s.Checkpoint >= e.last
+	})
+	waitFor(t, 10*time.Second, "v1 keys deleted", func() bool { return keysWithPrefix(t, rdb, "crm:counter:v1-r1:") == 0 })
+	close(stopReaders)
+	readers.Wait()
+	if msg := readErr.Load(); msg != nil {
+		t.Fatalf("a reader failed during the rebuilds: %v", msg)
+	}
+	got := dump(t, rdb, "counter")
+	if got["n:s-0"] != want["n:s-0"] {
+		t.Fatalf("v2 n:s-0 = %s, want %s", got["n:s-0"], want["n:s-0"])
+	}
+	if n := keysWithPrefix(t, rdb, "crm:counter:meta:gen:v1"); n != 0 {
+		t.Fatalf("%d meta keys of retired generations left", n)
+	}
+}
+
+// TestRuntimeRedisDataLost: after FLUSHALL, and after a Redis restart, the
+// read model is rebuilt automatically and Ready reports it meanwhile.
+func TestRuntimeRedisDataLost(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 200 {
+		e.append("s-"+strconv.Itoa(i%5), ping{N: i})
+	}
+	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{})
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	if err := rt.Ready(ctx); err != nil {
+		t.Fatalf("not ready after the build: %v", err)
+	}
+	want := dump(t, e.redis.Client, "counter")
+
+	for _, lose := range []struct {
+		name string
+		do   func()
+	}{{"flushall", e.redis.FlushAll}, {"restart", e.redis.Restart}} {
+		lose.do()
+		if err := rt.Ready(ctx); err == nil {
+			t.Fatalf("%s: ready right after losing the data", lose.name)
+		}
+		e.append("s-0", ping{N: 1})
+		want["n:s-0"] = "string:" + strconv.Itoa(must(strconv.Atoi(strings.TrimPrefix(want["n:s-0"], "string:")))+1)
+		zs := strings.Split(strings.TrimPrefix(want["streams"], "zset:"), ";")
+		_ = zs
+		waitFor(t, 15*time.Second, lose.name+" rebuild", func() bool { return rt.Ready(ctx) == nil && caughtUp(t, rt, "counter", e.last) })
+		got := dump(t, e.redis.Client, "counter")
+		delete(got, "streams")
+		w := maps(want)
+		delete(w, "streams")
+		if diff := cmp.Diff(w, got); diff != "" {
+			t.Fatalf("%s: rebuilt read model differs:\n%s", lose.name, diff)
+		}
+	}
+}
+
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}
+
+func maps(m map[string]string) map[string]string {
+	out := make(map[string]string, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// TestRuntimeLeaseTakeover: of two runtimes one holds the lease; when it
+// dies without releasing it (its Redis connection gone), the other takes
+// over within 10 s, with the default lease settings.
+func TestRuntimeLeaseTakeover(t *testing.T) {
+	e := newEnv(t)
+	for i := range 50 {
+		e.append("s-"+strconv.Itoa(i%3), ping{N: i})
+	}
+	clientA := redis.NewClient(&redis.Options{Addr: e.redis.Addr()})
+	rtA, cancelA, doneA := e.start([]Projection{newCounter()}, rtOpts{rdb: clientA, leaseTTL: 5 * time.Second})
+	waitFor(t, 10*time.Second, "A builds", func() bool { return caughtUp(t, rtA, "counter", e.last) })
+	rtB, _, _ := e.start([]Projection{newCounter()}, rtOpts{leaseTTL: 5 * time.Second})
+	time.Sleep(300 * time.Millisecond)
+	if s := statusOf(t, rtB, "counter"); s.LeaseHeld || s.Holder != rtA.cfg.Owner {
+		t.Fatalf("B: %+v, want A holding the lease", s)
+	}
+	// A dies: no release (its connection is closed first).
+	_ = clientA.Close()
+	died := time.Now()
+	cancelA()
+	<-doneA
+	e.append("s-0", ping{N: 100})
+	waitFor(t, 10*time.Second, "B takes over", func() bool {
+		s := statusOf(t, rtB, "counter")
+		return s.LeaseHeld && s.Checkpoint >= e.last
+	})
+	took := time.Since(died)
+	t.Logf("takeover after %s", took.Round(time.Millisecond))
+	if d := dump(t, e.redis.Client, "counter"); d["n:s-0"] != "string:18" {
+		t.Fatalf("after takeover n:s-0 = %s, want 18", d["n:s-0"])
+	}
+}
+
+// ---------------------------------------------------------------------------
+// Crash equivalence: a projector child process SIGKILLed at random points.
+
+const childEnv = "CRM_PROJECTIONS_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if spec := os.Getenv(childEnv); spec != "" {
+		os.Exit(runChild(spec))
+	}
+	os.Exit(m.Run())
+}
+
+// runChild runs a projector on "ESDB-URL REDIS-ADDR" until killed.
+func runChild(spec string) int {
+	esURL, redisAddr, _ := strings.Cut(spec, " ")
+	ctx := context.Background()
+	st, err := eventstore.Open(ctx, eventstore.Config{URL: esURL})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	rdb := redis.NewClient(&redis.Options{Addr: redisAddr})
+	rt, err := NewRuntime(RuntimeConfig{Store: st, Redis: rdb, Codec: testCodec(),
+		Projections: []Projection{newCounter(), newSparse()},
+		Logger:      slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})),
+		LeaseTTL:    300 * time.Millisecond, PollInterval: 30 * time.Millisecond,
+		BatchSize: 1 + rand.N(20), BatchWait: time.Duration(1+rand.N(20)) * time.Millisecond,
+		RetryMin: 5 * time.Millisecond, RetryMax: 100 * time.Millisecond})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	_ = rt.Run(ctx)
+	return 0
+}
+
+func TestRuntimeCrashEquivalence(t *testing.T) {
+	if testing.Short() {
+		t.Skip("crash rounds skipped in -short mode")
+	}
+	r := redistest.Start(t)
+	srv, err := server.Start(server.Config{Dir: t.TempDir()}, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = srv.Close() })
+	st, err := eventstore.Open(context.Background(), eventstore.Config{URL: srv.ConnectionString()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = st.Close() })
+
+	// Events keep arriving throughout.
+	var last atomic.Uint64
+	stop := make(chan struct{})
+	appDone := make(chan struct{})
+	go func() {
+		defer close(appDone)
+		revs := map[string]int64{}
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			stream := "s-" + strconv.Itoa(rand.N(20))
+			var ev any = ping{N: i}
+			switch {
+			case i%10 == 9:
+				ev = pong{N: i}
+			case i%97 == 0:
+				ev = ping{N: i, Poison: true}
+			}
+			pos, err := appendEvent(context.Background(), st, revs, stream, ev)
+			if err != nil {
+				t.Errorf("append: %v", err)
+				return
+			}
+			last.Store(pos)
+			time.Sleep(time.Millisecond)
+		}
+	}()
+
+	const rounds = 20
+	spec := srv.ConnectionString() + " " + r.Addr()
+	kills := 0
+	for round := range rounds {
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), childEnv+"="+spec)
+		if testing.Verbose() {
+			cmd.Stderr = os.Stderr
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(150+rand.N(500)) * time.Millisecond)
+		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
+			kills++
+		}
+		_ = cmd.Wait()
+		_ = round
+	}
+	close(stop)
+	<-appDone
+	head := last.Load()
+	progress := map[string]string{}
+	for _, name := range []string{"counter", "sparse"} {
+		gen := r.Client.Get(context.Background(), AliasKey(name)).Val()
+		progress[name] = gen + "@" + r.Client.Get(context.Background(), genMetaKey(name, gen, "checkpoint")).Val()
+	}
+	if progress["counter"] == "@" {
+		t.Fatalf("the killed projectors never served a generation")
+	}
+	t.Logf("after the kills (head %d): %v", head, progress)
+
+	// Restart and catch up in-process, then rebuild cleanly into DB 1.
+	run := func(rdb *redis.Client) *Runtime {
+		rt, err := NewRuntime(RuntimeConfig{Store: st, Redis: rdb, Codec: testCodec(),
+			Projections: []Projection{newCounter(), newSparse()}, Logger: testLogger(t),
+			LeaseTTL: 300 * time.Millisecond, PollInterval: 30 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { defer close(done); _ = rt.Run(ctx) }()
+		t.Cleanup(func() { cancel(); <-done })
+		waitFor(t, 30*time.Second, "catch-up", func() bool {
+			return caughtUp(t, rt, "counter", head) && caughtUp(t, rt, "sparse", head)
+		})
+		return rt
+	}
+	recovered := run(r.Client)
+	clean := r.NewClient(1)
+	run(clean)
+	for _, name := range []string{"counter", "sparse"} {
+		got, want := dump(t, r.Client, name), dump(t, clean, name)
+		if len(want) == 0 {
+			t.Fatalf("%s: empty clean rebuild", name)
+		}
+		if diff := cmp.Diff(want, got); diff != "" {
+			t.Fatalf("%s: after %d kills the read model differs from a clean rebuild (-clean +recovered):\n%s", name, kills, diff)
+		}
+		parked := func(rdb *redis.Client) []string {
+			gen := rdb.Get(context.Background(), AliasKey(name)).Val()
+			return rdb.LRange(context.Background(), genMetaKey(name, gen, "parked"), 0, -1).Val()
+		}
+		if diff := cmp.Diff(parked(clean), parked(r.Client)); diff != "" {
+			t.Fatalf("%s: dead-letter lists differ (-clean +recovered):\n%s", name, diff)
+		}
+	}
+	stc := statusOf(t, recovered, "counter")
+	if stc.Parked == 0 {
+		t.Fatalf("no poison events parked: %+v", stc)
+	}
+	t.Logf("%d kills, %d keys equal, head %d, %d parked", kills, len(dump(t, clean, "counter")), head, stc.Parked)
+}

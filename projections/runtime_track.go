@@ -1,0 +1,298 @@
+package projections
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/crm-es/crm/domain"
+	"github.com/crm-es/crm/eventstore"
+	"github.com/redis/go-redis/v9"
+)
+
+// track feeds one generation of a projection from its own $all
+// subscription, committing batches with the checkpoint.
+type track struct {
+	w     *worker
+	gen   string
+	build bool // building blue/green: switch the alias once caught up
+	epoch int64
+
+	prefix    string
+	cache     map[string]cached
+	batch     *batchTx
+	committed eventstore.Checkpoint // last committed checkpoint
+	pending   eventstore.Checkpoint // checkpoint of what the batch holds
+	expect    bool                  // a checkpoint is stored: it must still be there
+	n         int                   // events in the batch
+	live      atomic.Bool
+}
+
+func (w *worker) newTrack(gen string, build bool, epoch int64) *track {
+	return &track{w: w, gen: gen, build: build, epoch: epoch, prefix: GenerationPrefix(w.name, gen), cache: map[string]cached{}}
+}
+
+func (t *track) isLive() bool { return t.live.Load() }
+
+func (t *track) rdb() redis.UniversalClient { return t.w.rt.cfg.Redis }
+
+func (t *track) newBatch() {
+	t.batch = newBatchTx(t.rdb(), t.prefix, t.cache)
+	t.n = 0
+}
+
+func (t *track) run(ctx context.Context) error {
+	cfg := &t.w.rt.cfg
+	s, err := t.rdb().Get(ctx, genMetaKey(t.w.name, t.gen, "checkpoint")).Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+	case err != nil:
+		return err
+	default:
+		if t.committed, err = parseCheckpoint(s); err != nil {
+			return err
+		}
+		t.expect = true
+	}
+	t.pending = t.committed
+	t.newBatch()
+	t.w.log.Debug("track starting", "generation", t.gen, "build", t.build, "from", t.committed.String())
+
+	sctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	ch := make(chan eventstore.Delivery, 2*cfg.BatchSize)
+	subErr := make(chan error, 1)
+	go func() {
+		subErr <- cfg.Store.SubscribeAll(sctx, t.committed, t.w.filter, func(c context.Context, d eventstore.Delivery) error {
+			select {
+			case ch <- d:
+				return nil
+			case <-c.Done():
+				return c.Err()
+			}
+		})
+	}()
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	armed := false
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case err := <-subErr:
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return fmt.Errorf("subscription: %w", err)
+		case <-timer.C:
+			armed = false
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+		case d := <-ch:
+			switch d.Kind {
+			case eventstore.DeliveryEvent:
+				if err := t.apply(ctx, d.Event); err != nil {
+					return err
+				}
+				t.pending = d.Checkpoint
+				t.n++
+			case eventstore.DeliveryCheckpoint:
+				t.pending = d.Checkpoint
+			case eventstore.DeliveryCaughtUp:
+				if err := t.flush(ctx); err != nil {
+					return err
+				}
+				if t.build {
+					return t.switchAlias(ctx)
+				}
+				if !t.live.Swap(true) {
+					t.w.log.Info("caught up; live", "generation", t.gen, "checkpoint", t.committed.String())
+					t.w.setState(StateLive, "")
+				}
+				continue
+			}
+			if t.n >= cfg.BatchSize {
+				if err := t.flush(ctx); err != nil {
+					return err
+				}
+			} else if !armed {
+				timer.Reset(cfg.BatchWait)
+				armed = true
+			}
+		}
+	}
+}
+
+// apply runs the handler for one event into the batch. A transient
+// failure commits what precedes the event and retries it with backoff; a
+// permanent one parks it.
+func (t *track) apply(ctx context.Context, rec eventstore.Recorded) error {
+	p := t.w.p
+	if !p.Handles(rec.Type) {
+		return nil
+	}
+	v, err := t.w.rt.cfg.Codec.DecodeRecorded(rec)
+	if errors.Is(err, eventstore.ErrUnknownEventType) {
+		t.w.log.Warn("skipping an event of an unknown type", "type", rec.Type, "stream", rec.Stream, "revision", rec.Revision)
+		return nil
+	}
+	if err != nil {
+		t.park(rec, fmt.Errorf("%w: undecodable event: %v", ErrPermanent, err))
+		return nil
+	}
+	de, ok := v.(domain.Event)
+	if !ok {
+		t.park(rec, fmt.Errorf("%w: decoded %T is not a domain.Event", ErrPermanent, v))
+		return nil
+	}
+	ev := Event{Position: rec.Position, Stream: rec.Stream, Revision: rec.Revision, Type: rec.Type,
+		RecordedAt: rec.RecordedAt, Meta: rec.Metadata, Data: de}
+	bo := backoff{min: t.w.rt.cfg.RetryMin, max: t.w.rt.cfg.RetryMax}
+	for attempt := 1; ; attempt++ {
+		m := t.batch.mark()
+		err := safeHandle(ctx, p, t.batch, ev)
+		if err == nil {
+			if attempt > 1 {
+				t.w.log.Info("event handled after retries", "stream", rec.Stream, "revision", rec.Revision, "attempts", attempt)
+				t.w.setState(t.w.stateAfterRecovery(t), "")
+			}
+			return nil
+		}
+		t.batch.rollback(m)
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if errors.Is(err, ErrPermanent) {
+			t.park(rec, err)
+			return nil
+		}
+		// Transient: commit the events before this one, then retry it.
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		d := bo.next()
+		t.w.log.Warn("projection handler failed; retrying", "stream", rec.Stream, "revision", rec.Revision,
+			"type", rec.Type, "attempt", attempt, "retry_in", d, "err", err)
+		if attempt >= 3 {
+			t.w.setState(StateFailed, err.Error())
+		}
+		if !t.w.sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+func (w *worker) stateAfterRecovery(t *track) string {
+	switch {
+	case t.build:
+		return StateRebuilding
+	case t.isLive():
+		return StateLive
+	}
+	return StateCatchingUp
+}
+
+func safeHandle(ctx context.Context, p Projection, tx Tx, ev Event) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%w: handler panicked: %v", ErrPermanent, r)
+		}
+	}()
+	return p.Handle(ctx, tx, ev)
+}
+
+// ParkedEvent is one entry of a projection's dead-letter list.
+type ParkedEvent struct {
+	Position uint64 `json:"position"`
+	Stream   string `json:"stream"`
+	Revision uint64 `json:"revision"`
+	Type     string `json:"type"`
+	Error    string `json:"error"`
+}
+
+func (t *track) park(rec eventstore.Recorded, err error) {
+	t.w.log.Error("parking an event that cannot be projected", "generation", t.gen, "stream", rec.Stream,
+		"revision", rec.Revision, "type", rec.Type, "position", rec.Position, "err", err)
+	b, _ := json.Marshal(ParkedEvent{Position: rec.Position, Stream: rec.Stream, Revision: rec.Revision, Type: rec.Type, Error: err.Error()})
+	t.batch.parked = append(t.batch.parked, string(b))
+}
+
+// flush commits the batch and the checkpoint in one fenced transaction,
+// retrying transient Redis errors with backoff.
+func (t *track) flush(ctx context.Context) error {
+	b := t.batch
+	if b.empty() && t.pending.Commit <= t.committed.Commit {
+		return nil
+	}
+	name := t.w.name
+	keys := []string{metaKey(name, "epoch"), genMetaKey(name, t.gen, "checkpoint"), genMetaKey(name, t.gen, "parked")}
+	cp := formatCheckpoint(t.pending)
+	expect := "0"
+	if t.expect {
+		expect = "1"
+	}
+	args := make([]any, 0, 4+len(b.parked)+len(b.ops))
+	args = append(args, strconv.FormatInt(t.epoch, 10), cp, expect, strconv.Itoa(len(b.parked)))
+	args = append(args, b.parked...)
+	args = append(args, b.ops...)
+	bo := backoff{min: t.w.rt.cfg.RetryMin, max: t.w.rt.cfg.RetryMax}
+	for attempt := 1; ; attempt++ {
+		err := scriptErr(commitScript.Run(ctx, t.rdb(), keys, args...).Err())
+		if errors.Is(err, errBackwards) {
+			// A commit whose reply was lost leaves exactly our checkpoint.
+			if s, gerr := t.rdb().Get(ctx, keys[1]).Result(); gerr == nil && s == cp && attempt > 1 {
+				err = nil
+			}
+		}
+		if err == nil {
+			b.committed()
+			t.w.mu.Lock()
+			t.w.st.parked += int64(len(b.parked))
+			t.w.mu.Unlock()
+			t.committed, t.expect = t.pending, true
+			t.newBatch()
+			if attempt > 1 {
+				t.w.setState(t.w.stateAfterRecovery(t), "")
+			}
+			return nil
+		}
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		switch {
+		case errors.Is(err, errFenced):
+			return err
+		case errors.Is(err, errBackwards):
+			return fmt.Errorf("%w: %w", errReplan, err)
+		case errors.Is(err, errLost):
+			t.w.log.Warn("the generation's checkpoint vanished (read store flushed?); rebuilding", "generation", t.gen)
+			_ = RequestRebuild(ctx, t.rdb(), name)
+			return fmt.Errorf("%w: %w", errReplan, err)
+		}
+		d := bo.next()
+		t.w.log.Warn("commit failed; retrying", "generation", t.gen, "attempt", attempt, "retry_in", d, "err", err)
+		if attempt >= 3 {
+			t.w.setState(StateFailed, err.Error())
+		}
+		if !t.w.sleep(ctx, d) {
+			return ctx.Err()
+		}
+	}
+}
+
+// switchAlias makes the built generation the served one.
+func (t *track) switchAlias(ctx context.Context) error {
+	name := t.w.name
+	old, err := switchScript.Run(ctx, t.rdb(), []string{metaKey(name, "epoch"), AliasKey(name), metaKey(name, "building"), metaKey(name, "garbage"), genMetaKey(name, t.gen, "checkpoint")},
+		strconv.FormatInt(t.epoch, 10), t.gen, formatCheckpoint(eventstore.Checkpoint{})).Text()
+	if err := scriptErr(err); err != nil {
+		return err
+	}
+	t.w.log.Info("generation built; alias switched", "generation", t.gen, "previous", old, "checkpoint", t.committed.String())
+	return errReplan
+}

@@ -1,0 +1,159 @@
+package projections
+
+import (
+	"context"
+	"errors"
+	"strconv"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// maxOpArgs bounds the members of one buffered ZADD/ZREM/SADD/SREM/DEL:
+// longer ones are split (the commit script unpacks each op's arguments).
+const maxOpArgs = 1000
+
+// cacheLimit bounds the per-track cache of committed values; it is
+// dropped when it grows past this many keys.
+const cacheLimit = 200_000
+
+type cached struct {
+	val string
+	ok  bool
+}
+
+// undoEntry restores one overlay key when an event's writes are rolled back.
+type undoEntry struct {
+	key    string
+	prev   cached
+	hadOld bool
+}
+
+// batchTx is the Tx of one batch: writes are buffered (as the commit
+// script's flat op list) and mirrored in an overlay so that Get reads the
+// batch's own writes; committed values are cached across batches (the lease
+// holder is the only writer of its generation's keys).
+type batchTx struct {
+	rdb     redis.Cmdable
+	prefix  string
+	cache   map[string]cached // committed values; shared by the track's batches
+	overlay map[string]cached
+	ops     []any // name, nargs, args... per op
+	nops    int
+	undo    []undoEntry
+	parked  []any // JSON entries for the dead-letter list
+}
+
+var _ Tx = (*batchTx)(nil)
+
+func newBatchTx(rdb redis.Cmdable, prefix string, cache map[string]cached) *batchTx {
+	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}}
+}
+
+func (b *batchTx) empty() bool { return b.nops == 0 && len(b.parked) == 0 }
+
+// Get implements Tx.
+func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
+	if c, ok := b.overlay[key]; ok {
+		return c.val, c.ok, nil
+	}
+	if c, ok := b.cache[key]; ok {
+		return c.val, c.ok, nil
+	}
+	v, err := b.rdb.Get(ctx, b.prefix+key).Result()
+	if errors.Is(err, redis.Nil) {
+		b.cache[key] = cached{}
+		return "", false, nil
+	}
+	if err != nil {
+		return "", false, err
+	}
+	b.cache[key] = cached{val: v, ok: true}
+	return v, true, nil
+}
+
+func (b *batchTx) remember(key string, c cached) {
+	old, had := b.overlay[key]
+	b.undo = append(b.undo, undoEntry{key: key, prev: old, hadOld: had})
+	b.overlay[key] = c
+}
+
+func (b *batchTx) op(name string, args ...string) {
+	b.ops = append(b.ops, name, strconv.Itoa(len(args)))
+	for _, a := range args {
+		b.ops = append(b.ops, a)
+	}
+	b.nops++
+}
+
+// Set implements Tx.
+func (b *batchTx) Set(key, value string) {
+	b.remember(key, cached{val: value, ok: true})
+	b.op("SET", b.prefix+key, value)
+}
+
+// Del implements Tx.
+func (b *batchTx) Del(keys ...string) {
+	for len(keys) > 0 {
+		n := min(len(keys), maxOpArgs)
+		args := make([]string, n)
+		for i, k := range keys[:n] {
+			b.remember(k, cached{})
+			args[i] = b.prefix + k
+		}
+		b.op("DEL", args...)
+		keys = keys[n:]
+	}
+}
+
+// ZAdd implements Tx.
+func (b *batchTx) ZAdd(key string, score float64, member string) {
+	b.op("ZADD", b.prefix+key, strconv.FormatFloat(score, 'g', -1, 64), member)
+}
+
+// ZRem implements Tx.
+func (b *batchTx) ZRem(key string, members ...string) { b.members("ZREM", key, members) }
+
+// SAdd implements Tx.
+func (b *batchTx) SAdd(key string, members ...string) { b.members("SADD", key, members) }
+
+// SRem implements Tx.
+func (b *batchTx) SRem(key string, members ...string) { b.members("SREM", key, members) }
+
+func (b *batchTx) members(name, key string, members []string) {
+	for len(members) > 0 {
+		n := min(len(members), maxOpArgs)
+		b.op(name, append([]string{b.prefix + key}, members[:n]...)...)
+		members = members[n:]
+	}
+}
+
+// txMark is a savepoint: the writes of one event are rolled back when its
+// handler fails.
+type txMark struct{ ops, nops, undo, parked int }
+
+func (b *batchTx) mark() txMark {
+	return txMark{ops: len(b.ops), nops: b.nops, undo: len(b.undo), parked: len(b.parked)}
+}
+
+func (b *batchTx) rollback(m txMark) {
+	for i := len(b.undo) - 1; i >= m.undo; i-- {
+		u := b.undo[i]
+		if u.hadOld {
+			b.overlay[u.key] = u.prev
+		} else {
+			delete(b.overlay, u.key)
+		}
+	}
+	clear(b.ops[m.ops:])
+	b.ops, b.nops, b.undo, b.parked = b.ops[:m.ops], m.nops, b.undo[:m.undo], b.parked[:m.parked]
+}
+
+// committed moves the overlay into the cache after a successful commit.
+func (b *batchTx) committed() {
+	if len(b.cache)+len(b.overlay) > cacheLimit {
+		clear(b.cache)
+	}
+	for k, v := range b.overlay {
+		b.cache[k] = v
+	}
+}
