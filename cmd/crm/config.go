@@ -107,8 +107,9 @@ its files under DATA/eventstore.
 Environment:
   EVENTSTORE_URL   esdb:// connection string of a KurrentDB node or cluster,
                    e.g. esdb://localhost:2113?tls=false (unset: embedded store)
-  REDIS_URL        redis:// URL of the read store (read and validated; used by
-                   later releases)
+  REDIS_URL        redis:// URL of the read store: when set, the projectors
+                   run in-process (unset: no projectors yet; the embedded
+                   read store is a later step)
   CRM_API_KEYS_FILE  API keys file, one "<key> <user-id> <role>[,<role>...]"
                    per line (unset: DATA/api-keys, created with one admin key
                    on first start and printed once on stderr)

@@ -4,6 +4,8 @@
 // Usage:
 //
 //	crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
+//	crm project [flags]            run the projectors alone (REDIS_URL required)
+//	crm projections list|rebuild NAME  show the projections' status or rebuild one blue/green
 //	crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
 //	crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
 //	crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
@@ -23,6 +25,8 @@ const usage = `crm: event-sourced CRM
 
 Usage:
   crm serve [flags]              run the HTTP API (embedded event store unless EVENTSTORE_URL is set)
+  crm project [flags]            run the projectors alone (REDIS_URL required)
+  crm projections list|rebuild NAME  show the projections' status or rebuild one blue/green
   crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
   crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
   crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
@@ -53,6 +57,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	switch args[0] {
 	case "serve":
 		return runServe(ctx, args[1:], getenv, stderr)
+	case "project":
+		return runProject(ctx, args[1:], getenv, stderr)
+	case "projections":
+		return runProjections(ctx, args[1:], getenv, stdout, stderr)
 	case "eventstore":
 		if len(args) < 2 || args[1] != "serve" {
 			fmt.Fprint(stderr, "crm eventstore: expected subcommand \"serve\"\n\n"+usage)

@@ -14,6 +14,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/gin-gonic/gin"
+
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
 )
@@ -75,10 +77,25 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		return nil
 	}
 
+	checks := []readinessCheck{{name: "eventstore", pinger: store}}
+	mounts := []func(*gin.Engine){}
+	var pr *projector
+	if cfg.redisURL == "" {
+		logger.Warn("REDIS_URL is not set: projectors not started (the embedded read store is a later step); run with REDIS_URL or crm project")
+	} else {
+		if pr, err = startProjector(ctx, store, cfg.redisURL, logger); err != nil {
+			return errors.Join(err, closeStore())
+		}
+		checks = append(checks, pr.readiness()...)
+		mounts = append(mounts, pr.mount)
+		stopProjector := func() error { return pr.stop(cfg.shutdownTimeout) }
+		prevClose := closeStore
+		closeStore = func() error { return errors.Join(stopProjector(), prevClose()) }
+	}
+
 	cmds := commands.New(commands.Config{Store: store, Logger: logger})
-	srv := newHTTPServer(newRouter(logger, []readinessCheck{
-		{name: "eventstore", pinger: store},
-	}, mountCommandAPI(keys, cmds, logger)), logger)
+	mounts = append(mounts, mountCommandAPI(keys, cmds, logger))
+	srv := newHTTPServer(newRouter(logger, checks, mounts...), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("crm serve ready", "http", ln.Addr().String())
