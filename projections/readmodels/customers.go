@@ -25,7 +25,7 @@ import (
 //	search:<prefix>           set of customer ids whose name has a word starting with prefix
 //	                          (lowercase, 1–MaxSearchPrefix runes)
 //	link:<stream>             per opportunity/service/order stream: its contribution to the KPIs
-type Customers struct{}
+type Customers struct{ cache *docCache }
 
 // MaxSearchPrefix is the longest name-word prefix indexed under search:.
 const MaxSearchPrefix = 12
@@ -193,9 +193,9 @@ func (c *Customer) reindex(tx projections.Tx, old *Customer) {
 	move(opt(CustomerStatusKey, old.Status), opt(CustomerStatusKey, c.Status))
 }
 
-func loadCustomer(ctx context.Context, tx projections.Tx, id string) (*Customer, error) {
+func loadCustomer(ctx context.Context, tx projections.Tx, dc *docCache, id string) (*Customer, error) {
 	c := &Customer{}
-	found, err := projections.GetJSON(ctx, tx, CustomerKey(id), c)
+	found, err := getDoc(ctx, tx, dc, CustomerKey(id), c)
 	if err != nil {
 		return nil, err
 	}
@@ -223,7 +223,7 @@ func (p Customers) customerEvent(ctx context.Context, tx projections.Tx, e proje
 	if id == "" {
 		return unexpected(p.Name(), e)
 	}
-	c, err := loadCustomer(ctx, tx, id)
+	c, err := loadCustomer(ctx, tx, p.cache, id)
 	if err != nil {
 		return err
 	}
@@ -298,7 +298,7 @@ func (p Customers) customerEvent(ctx context.Context, tx projections.Tx, e proje
 	}
 	c.Revision, c.Position = e.Revision, e.Position
 	c.reindex(tx, &old)
-	return projections.SetJSON(tx, CustomerKey(c.ID), c)
+	return setDoc(tx, p.cache, CustomerKey(c.ID), c)
 }
 
 func (c *Customer) churn() *ChurnState {
@@ -330,13 +330,11 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 		l.CustomerID = id
 	}
 	l.Revision = e.Revision
-	if err := projections.SetJSON(tx, lk, l); err != nil {
-		return err
-	}
+	tx.Set(lk, l.encode())
 	if l.CustomerID == "" {
 		return nil // an opportunity for a prospect
 	}
-	c, err := loadCustomer(ctx, tx, l.CustomerID)
+	c, err := loadCustomer(ctx, tx, p.cache, l.CustomerID)
 	if err != nil {
 		return err
 	}
@@ -378,5 +376,5 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 		return nil // no KPI change
 	}
 	c.Position = e.Position
-	return projections.SetJSON(tx, CustomerKey(c.ID), c)
+	return setDoc(tx, p.cache, CustomerKey(c.ID), c)
 }

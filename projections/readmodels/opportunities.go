@@ -19,7 +19,7 @@ import (
 //	assignee:<assigneeId>     sorted set of the assignee's ids, score = createdAt Unix ms
 //	customer:<customerId>     sorted set of the customer's ids, score = createdAt Unix ms
 //	pipeline                  Pipeline document (JSON)
-type Opportunities struct{}
+type Opportunities struct{ cache *docCache }
 
 // Opportunity key helpers (relative keys of the opportunities projection).
 func OpportunityKey(id string) string                 { return "opportunity:" + id }
@@ -180,7 +180,7 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 		return unexpected(p.Name(), e)
 	}
 	o := &Opportunity{}
-	found, err := projections.GetJSON(ctx, tx, OpportunityKey(id), o)
+	found, err := getDoc(ctx, tx, p.cache, OpportunityKey(id), o)
 	if err != nil {
 		return err
 	}
@@ -236,10 +236,10 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 	o.Revision, o.Position = e.Revision, e.Position
 	o.index(tx)
 	if found && old.share() == o.share() {
-		return projections.SetJSON(tx, OpportunityKey(id), o) // the pipeline is unchanged
+		return setDoc(tx, p.cache, OpportunityKey(id), o) // the pipeline is unchanged
 	}
 	var pl Pipeline
-	if _, err := projections.GetJSON(ctx, tx, PipelineKey, &pl); err != nil {
+	if _, err := getDoc(ctx, tx, p.cache, PipelineKey, &pl); err != nil {
 		return err
 	}
 	if found {
@@ -260,10 +260,12 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 	} else {
 		pl.AvgDaysToWin = 0
 	}
-	if err := projections.SetJSON(tx, PipelineKey, pl); err != nil {
+	nonNil(&pl.ByStatus)
+	nonNil(&pl.ByAssignee)
+	if err := setDoc(tx, p.cache, PipelineKey, &pl); err != nil {
 		return err
 	}
-	return projections.SetJSON(tx, OpportunityKey(id), o)
+	return setDoc(tx, p.cache, OpportunityKey(id), o)
 }
 
 func upsertPlan(plan []PlanItem, id string, f func(*PlanItem)) []PlanItem {

@@ -23,7 +23,7 @@ import (
 //	                                    currency (score = net as float, for ordering only)
 //	year:<year>                         YearContribution totals (JSON)
 //	years                               set of the years with contributions
-type Orders struct{}
+type Orders struct{ cache *docCache }
 
 // Orders key helpers (relative keys of the orders projection).
 func OrderKey(id string) string                 { return "order:" + id }
@@ -106,7 +106,7 @@ func (p Orders) Handle(ctx context.Context, tx projections.Tx, e projections.Eve
 		return unexpected(p.Name(), e)
 	}
 	o := &Order{}
-	found, err := projections.GetJSON(ctx, tx, OrderKey(id), o)
+	found, err := getDoc(ctx, tx, p.cache, OrderKey(id), o)
 	if err != nil {
 		return err
 	}
@@ -168,21 +168,21 @@ func (p Orders) Handle(ctx context.Context, tx projections.Tx, e projections.Eve
 		return unexpected(p.Name(), e)
 	}
 	o.Revision, o.Position = e.Revision, e.Position
-	return projections.SetJSON(tx, OrderKey(id), o)
+	return setDoc(tx, p.cache, OrderKey(id), o)
 }
 
 // contribute updates a customer's contribution of one year: f changes the
 // detail, sign×amount goes to the net, orders is added to the year's count.
-func (Orders) contribute(ctx context.Context, tx projections.Tx, customerID, yr, cur string, amount domain.Decimal,
+func (p Orders) contribute(ctx context.Context, tx projections.Tx, customerID, yr, cur string, amount domain.Decimal,
 	f func(*Contribution) error, sign, orders int) error {
 	key := ContributionKey(yr, customerID)
 	c := Contribution{CustomerID: customerID, Year: yr}
-	found, err := projections.GetJSON(ctx, tx, key, &c)
+	found, err := getDoc(ctx, tx, p.cache, key, &c)
 	if err != nil {
 		return err
 	}
 	var y YearContribution
-	if _, err := projections.GetJSON(ctx, tx, ContributionYearKey(yr), &y); err != nil {
+	if _, err := getDoc(ctx, tx, p.cache, ContributionYearKey(yr), &y); err != nil {
 		return err
 	}
 	y.Year = yr
@@ -202,8 +202,8 @@ func (Orders) contribute(ctx context.Context, tx projections.Tx, customerID, yr,
 	f64, _ := strconv.ParseFloat(c.Net.Of(cur).String(), 64)
 	tx.ZAdd(ContributionRankingKey(yr, cur), f64, customerID)
 	tx.SAdd(ContributionYearsKey, yr)
-	if err := projections.SetJSON(tx, ContributionYearKey(yr), y); err != nil {
+	if err := setDoc(tx, p.cache, ContributionYearKey(yr), &y); err != nil {
 		return err
 	}
-	return projections.SetJSON(tx, key, c)
+	return setDoc(tx, p.cache, key, &c)
 }

@@ -24,6 +24,7 @@ package readmodels
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -40,7 +41,9 @@ import (
 // All returns every read-model projection of this package, in a fixed order.
 func All() []projections.Projection {
 	return []projections.Projection{
-		Customers{}, Timeline{}, Opportunities{}, Service{}, Orders{}, Reports{},
+		Customers{newDocCache(DefaultCacheEntries)}, Timeline{newDocCache(DefaultCacheEntries)},
+		Opportunities{newDocCache(DefaultCacheEntries)}, Service{newDocCache(DefaultCacheEntries)},
+		Orders{newDocCache(DefaultCacheEntries)}, Reports{newDocCache(DefaultCacheEntries)},
 	}
 }
 
@@ -80,6 +83,45 @@ func (a Amounts) add(cur string, d domain.Decimal, sign int) (Amounts, error) {
 	}
 	out[i].Amount = s
 	return out, nil
+}
+
+// MarshalJSON writes [{"amount":"12.50","currency":"GBP"},...] (nil as
+// [], so that clients always get a list). Hand-written: it is on the hot
+// path of every money-carrying document.
+func (a Amounts) MarshalJSON() ([]byte, error) {
+	b := make([]byte, 0, 2+len(a)*40)
+	b = append(b, '[')
+	for i, m := range a {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"amount":"`...)
+		b = append(b, m.Amount.String()...)
+		b = append(b, `","currency":`...)
+		if plainASCII(m.Currency) {
+			b = append(b, '"')
+			b = append(b, m.Currency...)
+			b = append(b, '"')
+		} else {
+			c, err := json.Marshal(m.Currency)
+			if err != nil {
+				return nil, err
+			}
+			b = append(b, c...)
+		}
+		b = append(b, '}')
+	}
+	return append(b, ']'), nil
+}
+
+// plainASCII reports whether s needs no JSON escaping.
+func plainASCII(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }
 
 // Of returns the amount in currency cur (zero when absent).
@@ -124,6 +166,15 @@ func bucketAdd(m map[string]Bucket, key, cur string, v *domain.Decimal, sign int
 		m[key] = b
 	}
 	return m, nil
+}
+
+// nonNil replaces nil maps by empty ones (JSON {} rather than null).
+func nonNil[V any](ms ...*map[string]V) {
+	for _, m := range ms {
+		if *m == nil {
+			*m = map[string]V{}
+		}
+	}
 }
 
 // countAdd applies a signed count to m[key], dropping zero counts.
@@ -219,28 +270,52 @@ func later(a *time.Time, t time.Time) *time.Time {
 
 // link is a small per-stream state a projection keeps for streams that
 // feed its counters: the last applied revision and what the stream
-// currently contributes.
+// currently contributes. It is internal to the projection and stored in a
+// compact text form (not JSON): "<revision>|<customerId>|<open 0/1>|<value>|<currency>|<status>".
 type link struct {
-	Revision   uint64         `json:"revision"`
-	CustomerID string         `json:"customerId,omitempty"`
-	Status     string         `json:"status,omitempty"`
-	Open       bool           `json:"open,omitempty"`
-	Value      domain.Decimal `json:"value"`
-	Currency   string         `json:"currency,omitempty"`
-	At         time.Time      `json:"at"`
+	Revision   uint64
+	CustomerID string
+	Status     string
+	Open       bool
+	Value      domain.Decimal
+	Currency   string
+}
+
+func (l link) encode() string {
+	open := "0"
+	if l.Open {
+		open = "1"
+	}
+	return strconv.FormatUint(l.Revision, 10) + "|" + l.CustomerID + "|" + open + "|" + l.Value.String() + "|" + l.Currency + "|" + l.Status
+}
+
+func decodeLink(key, s string) (link, error) {
+	f := strings.SplitN(s, "|", 6)
+	if len(f) != 6 {
+		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+	}
+	rev, err := strconv.ParseUint(f[0], 10, 64)
+	if err != nil {
+		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+	}
+	v, err := domain.ParseDecimal(f[3])
+	if err != nil {
+		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+	}
+	return link{Revision: rev, CustomerID: f[1], Open: f[2] == "1", Value: v, Currency: f[4], Status: f[5]}, nil
 }
 
 // loadLink returns the link of e's stream and whether e is new for it.
 func loadLink(ctx context.Context, tx projections.Tx, key string, e projections.Event) (link, bool, error) {
-	var l link
-	found, err := projections.GetJSON(ctx, tx, key, &l)
+	raw, found, err := tx.Get(ctx, key)
+	if err != nil || !found {
+		return link{}, err == nil, err
+	}
+	l, err := decodeLink(key, raw)
 	if err != nil {
 		return l, false, err
 	}
-	if found && e.Revision <= l.Revision {
-		return l, false, nil
-	}
-	return l, true, nil
+	return l, e.Revision > l.Revision, nil
 }
 
 // customerIDOf returns the customer an event refers to, if it names one.

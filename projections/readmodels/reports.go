@@ -21,7 +21,7 @@ import (
 //	overview                  Overview (JSON)
 //	customer:<id>             per-customer state the composition is derived from
 //	link:<stream>             per opportunity/service/order stream: its contribution to the overview
-type Reports struct{}
+type Reports struct{ cache *docCache }
 
 // Fixed keys of the reports projection.
 const (
@@ -45,8 +45,8 @@ type Composition struct {
 }
 
 // ChurnReport counts churn warnings and their outcomes, in total and per
-// month ("2006-01", the month of the event's own time). LostByMonth is
-// ChurnConfirmed per month: the customers lost.
+// month ("2006-01", the month of the event's own time); ByMonth[m].Confirmed
+// is the number of customers lost in month m.
 type ChurnReport struct {
 	Raised        int                   `json:"raised"`
 	RaisedByRule  int                   `json:"raisedByRule"`
@@ -83,6 +83,9 @@ type Overview struct {
 	Revenue             Amounts               `json:"revenue"` // net: placed − cancelled − returned
 	OrdersByMonth       map[string]OrderMonth `json:"ordersByMonth"`
 	InteractionsByMonth map[string]int        `json:"interactionsByMonth"`
+	// OrdersThisMonth and InteractionsThisMonth are the ThisMonth entries.
+	OrdersThisMonth       OrderMonth `json:"ordersThisMonth"`
+	InteractionsThisMonth int        `json:"interactionsThisMonth"`
 }
 
 // OrderMonth is one month of orders: placements in the month of their
@@ -150,32 +153,26 @@ func (r *reportDocs) docs() map[string]any {
 	return m
 }
 
-func (r *reportDocs) load(ctx context.Context, tx projections.Tx) error {
+func (r *reportDocs) load(ctx context.Context, tx projections.Tx, dc *docCache) error {
 	for k, v := range r.docs() {
-		if _, err := projections.GetJSON(ctx, tx, k, v); err != nil {
+		if _, err := getDoc(ctx, tx, dc, k, v); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (r *reportDocs) save(tx projections.Tx) error {
+func (r *reportDocs) save(tx projections.Tx, dc *docCache) error {
 	r.churn.AtRisk = r.comp.ByStatus[string(domain.CustomerStatusAtRisk)]
 	r.churn.Lost = r.comp.ByStatus[string(domain.CustomerStatusLost)]
-	for _, m := range []*map[string]int{&r.comp.ByLevel, &r.comp.ByCredit, &r.comp.BySatisfaction, &r.comp.ByRegion,
-		&r.comp.ByStatus, &r.ov.CustomersByStatus, &r.ov.InteractionsByMonth} {
-		if *m == nil {
-			*m = map[string]int{}
-		}
-	}
-	if r.churn.ByMonth == nil {
-		r.churn.ByMonth = map[string]ChurnMonth{}
-	}
-	if r.ov.OrdersByMonth == nil {
-		r.ov.OrdersByMonth = map[string]OrderMonth{}
-	}
+	nonNil(&r.comp.ByLevel, &r.comp.ByCredit, &r.comp.BySatisfaction, &r.comp.ByRegion,
+		&r.comp.ByStatus, &r.ov.CustomersByStatus, &r.ov.InteractionsByMonth)
+	nonNil(&r.churn.ByMonth)
+	nonNil(&r.ov.OrdersByMonth)
+	r.ov.OrdersThisMonth = r.ov.OrdersByMonth[r.ov.ThisMonth]
+	r.ov.InteractionsThisMonth = r.ov.InteractionsByMonth[r.ov.ThisMonth]
 	for k, v := range r.docs() {
-		if err := projections.SetJSON(tx, k, v); err != nil {
+		if err := setDoc(tx, dc, k, v); err != nil {
 			return err
 		}
 	}
@@ -199,7 +196,7 @@ func (p Reports) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 	}
 	kind, _, _ := domain.ParseStream(e.Stream)
 	r := reportDocs{withComp: kind == domain.KindCustomer, withChurn: isChurnType(e.Type)}
-	if err := r.load(ctx, tx); err != nil {
+	if err := r.load(ctx, tx, p.cache); err != nil {
 		return err
 	}
 	var applied bool
@@ -216,7 +213,7 @@ func (p Reports) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 		r.ov.AsOf = tptr(at)
 		r.ov.ThisMonth = month(at)
 	}
-	return r.save(tx)
+	return r.save(tx, p.cache)
 }
 
 func (p Reports) customerEvent(ctx context.Context, tx projections.Tx, e projections.Event, d domain.Event, r *reportDocs) (bool, error) {
@@ -226,7 +223,7 @@ func (p Reports) customerEvent(ctx context.Context, tx projections.Tx, e project
 	}
 	key := "customer:" + id
 	var c reportCustomer
-	if _, err := projections.GetJSON(ctx, tx, key, &c); err != nil {
+	if _, err := getDoc(ctx, tx, p.cache, key, &c); err != nil {
 		return false, err
 	}
 	if c.Registered && e.Revision <= c.Revision {
@@ -289,7 +286,7 @@ func (p Reports) customerEvent(ctx context.Context, tx projections.Tx, e project
 	}
 	c.Revision = e.Revision
 	c.count(&r.comp, &r.ov, +1)
-	return true, projections.SetJSON(tx, key, c)
+	return true, setDoc(tx, p.cache, key, &c)
 }
 
 func (p Reports) otherEvent(ctx context.Context, tx projections.Tx, e projections.Event, d domain.Event, r *reportDocs) (bool, error) {
@@ -364,7 +361,7 @@ func (p Reports) otherEvent(ctx context.Context, tx projections.Tx, e projection
 			}
 		}
 	case domain.OrderPlaced:
-		l.Value, l.Currency, l.At = d.Total, d.Currency, d.OrderedAt.UTC()
+		l.Value, l.Currency = d.Total, d.Currency
 		ov.Orders++
 		if ov.Revenue, err = ov.Revenue.add(d.Currency, d.Total, +1); err == nil {
 			err = om(d.OrderedAt, func(m *OrderMonth) (err error) {
@@ -396,5 +393,6 @@ func (p Reports) otherEvent(ctx context.Context, tx projections.Tx, e projection
 		return false, err
 	}
 	l.Revision = e.Revision
-	return true, projections.SetJSON(tx, lk, l)
+	tx.Set(lk, l.encode())
+	return true, nil
 }

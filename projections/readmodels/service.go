@@ -21,7 +21,7 @@ import (
 //	customer:<customerId>     sorted set of the customer's ids, score = openedAt Unix ms
 //	report:<year>             ServiceReport of the requests opened that year (JSON)
 //	years                     set of the years that have a report
-type Service struct{}
+type Service struct{ cache *docCache }
 
 // Service key helpers (relative keys of the service projection).
 func ServiceRequestKey(id string) string          { return "request:" + id }
@@ -121,7 +121,7 @@ func (p Service) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 		return unexpected(p.Name(), e)
 	}
 	s := &ServiceRequest{}
-	found, err := projections.GetJSON(ctx, tx, ServiceRequestKey(id), s)
+	found, err := getDoc(ctx, tx, p.cache, ServiceRequestKey(id), s)
 	if err != nil {
 		return err
 	}
@@ -135,7 +135,7 @@ func (p Service) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 	var yr string
 	if found {
 		yr = year(s.OpenedAt)
-		if _, err := projections.GetJSON(ctx, tx, ServiceReportKey(yr), &rep); err != nil {
+		if _, err := getDoc(ctx, tx, p.cache, ServiceReportKey(yr), &rep); err != nil {
 			return err
 		}
 		rep.ByStatus = countAdd(rep.ByStatus, s.Status, -1)
@@ -149,7 +149,7 @@ func (p Service) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 			Status: string(domain.ServiceStatusCreated), Feedback: []ServiceFeedback{},
 		}
 		yr = year(s.OpenedAt)
-		if _, err := projections.GetJSON(ctx, tx, ServiceReportKey(yr), &rep); err != nil {
+		if _, err := getDoc(ctx, tx, p.cache, ServiceReportKey(yr), &rep); err != nil {
 			return err
 		}
 		rep.Year = yr
@@ -190,8 +190,9 @@ func (p Service) Handle(ctx context.Context, tx projections.Tx, e projections.Ev
 		rep.AvgSatisfaction = float64(rep.SatisfactionSum) / float64(rep.Feedbacks)
 	}
 	s.index(tx)
-	if err := projections.SetJSON(tx, ServiceReportKey(yr), rep); err != nil {
+	nonNil(&rep.ByType, &rep.ByStatus, &rep.ByChannel)
+	if err := setDoc(tx, p.cache, ServiceReportKey(yr), &rep); err != nil {
 		return err
 	}
-	return projections.SetJSON(tx, ServiceRequestKey(id), s)
+	return setDoc(tx, p.cache, ServiceRequestKey(id), s)
 }

@@ -23,7 +23,7 @@ import (
 //	customer:<id>:<kind>      the same, one kind only (filter by kind)
 //	stream:<stream>           TimelineStream: the customer an opportunity/service/order stream
 //	                          belongs to (and the items of a prospect's opportunity awaiting one)
-type Timeline struct{}
+type Timeline struct{ cache *docCache }
 
 // Timeline item kinds.
 const (
@@ -132,7 +132,7 @@ func (p Timeline) Handle(ctx context.Context, tx projections.Tx, e projections.E
 		item.RefID = streamID(e)
 		sk := TimelineStreamKey(e.Stream)
 		var st TimelineStream
-		if _, err := projections.GetJSON(ctx, tx, sk, &st); err != nil {
+		if _, err := getDoc(ctx, tx, p.cache, sk, &st); err != nil {
 			return err
 		}
 		if cid == "" {
@@ -143,7 +143,7 @@ func (p Timeline) Handle(ctx context.Context, tx projections.Tx, e projections.E
 			if !containsU(st.Pending, e.Position) {
 				st.Pending = append(st.Pending, e.Position)
 			}
-			if err := projections.SetJSON(tx, sk, st); err != nil {
+			if err := setDoc(tx, p.cache, sk, &st); err != nil {
 				return err
 			}
 		case st.CustomerID != cid || len(st.Pending) > 0:
@@ -151,7 +151,7 @@ func (p Timeline) Handle(ctx context.Context, tx projections.Tx, e projections.E
 			// move its earlier items onto the customer's timeline.
 			for _, pos := range st.Pending {
 				var old TimelineItem
-				found, err := projections.GetJSON(ctx, tx, TimelineItemKey(pos), &old)
+				found, err := getDoc(ctx, tx, nil, TimelineItemKey(pos), &old)
 				if err != nil {
 					return err
 				}
@@ -164,7 +164,7 @@ func (p Timeline) Handle(ctx context.Context, tx projections.Tx, e projections.E
 				}
 			}
 			st = TimelineStream{CustomerID: cid}
-			if err := projections.SetJSON(tx, sk, st); err != nil {
+			if err := setDoc(tx, p.cache, sk, &st); err != nil {
 				return err
 			}
 		}
@@ -174,7 +174,7 @@ func (p Timeline) Handle(ctx context.Context, tx projections.Tx, e projections.E
 }
 
 func (Timeline) put(tx projections.Tx, it TimelineItem) error {
-	if err := projections.SetJSON(tx, TimelineItemKey(it.Position), it); err != nil {
+	if err := setDoc(tx, nil, TimelineItemKey(it.Position), &it); err != nil {
 		return err
 	}
 	if it.CustomerID != "" {
