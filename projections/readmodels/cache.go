@@ -30,8 +30,10 @@ type cachedDoc struct {
 	v   any // a pointer to the decoded value
 }
 
-// DefaultCacheEntries bounds each projection's document cache.
-const DefaultCacheEntries = 50_000
+// DefaultCacheEntries bounds each projection's document cache (the hot
+// documents are the per-customer ones and the reports; per-order documents
+// are not cached).
+const DefaultCacheEntries = 20_000
 
 func newDocCache(max int) *docCache {
 	return &docCache{m: make(map[string]cachedDoc), max: max}

@@ -106,7 +106,7 @@ func (p Orders) Handle(ctx context.Context, tx projections.Tx, e projections.Eve
 		return unexpected(p.Name(), e)
 	}
 	o := &Order{}
-	found, err := getDoc(ctx, tx, p.cache, OrderKey(id), o)
+	found, err := getDoc(ctx, tx, nil, OrderKey(id), o) // touched a few times each: not worth caching
 	if err != nil {
 		return err
 	}
@@ -168,7 +168,7 @@ func (p Orders) Handle(ctx context.Context, tx projections.Tx, e projections.Eve
 		return unexpected(p.Name(), e)
 	}
 	o.Revision, o.Position = e.Revision, e.Position
-	return setDoc(tx, p.cache, OrderKey(id), o)
+	return setDoc(tx, nil, OrderKey(id), o)
 }
 
 // contribute updates a customer's contribution of one year: f changes the

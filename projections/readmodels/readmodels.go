@@ -18,6 +18,12 @@
 // document, so an event applied twice changes nothing. Money is exact
 // (domain.Decimal), kept per currency.
 //
+// All returns one instance of each projection. An instance keeps a bounded
+// cache of the documents it wrote, used only when the Tx returns exactly the
+// string that was written (so rolled-back batches and rebuilds are safe);
+// create the instances once per runtime track, not per batch. The zero
+// values (Customers{}, ...) work too, without a cache.
+//
 // Import rule: domain, projections and the standard library (plus
 // github.com/google/uuid); never commands, readapi or cmd.
 package readmodels
