@@ -330,8 +330,8 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 		l.CustomerID = id
 	}
 	l.Revision = e.Revision
-	tx.Set(lk, l.encode())
 	if l.CustomerID == "" {
+		tx.Set(lk, l.encode())
 		return nil // an opportunity for a prospect
 	}
 	c, err := loadCustomer(ctx, tx, p.cache, l.CustomerID)
@@ -360,21 +360,29 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 	case domain.OrderPlaced:
 		k.Orders++
 		k.LastOrderAt = later(k.LastOrderAt, d.OrderedAt)
+		l.Value, l.Currency = d.Total, d.Currency // what the order still contributes
 		if k.Revenue, err = k.Revenue.add(d.Currency, d.Total, +1); err != nil {
 			return err
 		}
 	case domain.OrderCancelled:
+		// A cancellation takes back what returns left of the order.
 		k.CancelledOrders++
-		if k.Revenue, err = k.Revenue.add(d.Currency, d.Total, -1); err != nil {
+		if k.Revenue, err = k.Revenue.add(l.Currency, l.Value, -1); err != nil {
 			return err
 		}
+		l.Value = domain.Decimal{}
 	case domain.OrderReturned:
 		if k.Revenue, err = k.Revenue.add(d.Currency, d.Amount, -1); err != nil {
 			return err
 		}
+		if l.Value, err = l.Value.Sub(d.Amount); err != nil {
+			return permanent("%s: %s net: %v", p.Name(), e.Stream, err)
+		}
 	default:
+		tx.Set(lk, l.encode())
 		return nil // no KPI change
 	}
+	tx.Set(lk, l.encode())
 	c.Position = e.Position
 	return setDoc(tx, p.cache, CustomerKey(c.ID), c)
 }

@@ -62,7 +62,9 @@ type Order struct {
 	Returned        domain.Decimal     `json:"returned"`
 	CancelledAt     *time.Time         `json:"cancelledAt,omitempty"`
 	CancelReason    string             `json:"cancelReason,omitempty"`
-	// Net is what the order contributes: total − returned, 0 once cancelled.
+	// Net is what the order contributes: total − returned, 0 once
+	// cancelled (a cancellation after a partial return takes back only
+	// what the return left).
 	Net domain.Decimal `json:"net"`
 }
 
@@ -142,11 +144,13 @@ func (p Orders) Handle(ctx context.Context, tx projections.Tx, e projections.Eve
 		o.Payments++
 		o.Paid, o.FullyPaid = d.PaidTotal, d.FullyPaid
 	case domain.OrderCancelled:
+		// A cancellation takes back what returns left of the order.
 		o.Status, o.CancelledAt, o.CancelReason = string(domain.OrderStatusCancelled), tptr(d.CancelledAt), d.Reason
+		left := o.Net
 		o.Net = domain.Decimal{}
-		if err := p.contribute(ctx, tx, o.CustomerID, year(d.CancelledAt), d.Currency, d.Total, func(c *Contribution) (err error) {
+		if err := p.contribute(ctx, tx, o.CustomerID, year(d.CancelledAt), o.Currency, left, func(c *Contribution) (err error) {
 			c.Cancelled++
-			c.Cancels, err = c.Cancels.add(d.Currency, d.Total, +1)
+			c.Cancels, err = c.Cancels.add(o.Currency, left, +1)
 			return err
 		}, -1, 0); err != nil {
 			return err

@@ -1000,3 +1000,110 @@ func TestDocCache(t *testing.T) {
 		t.Errorf("deleted key: found %v err %v", found, err)
 	}
 }
+
+// aggregate is what the test needs of a domain aggregate.
+type aggregate interface {
+	Changes() []domain.Event
+	ClearChanges()
+}
+
+// record appends an aggregate's recorded events to the history (the
+// command layer's job) after a command succeeded.
+func (b *builder) record(t *testing.T, stream string, at time.Time, a aggregate, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatalf("%s: %v", stream, err)
+	}
+	for _, e := range a.Changes() {
+		b.add(stream, at, e)
+	}
+	a.ClearChanges()
+}
+
+// TestAggregateHistory feeds the events the domain aggregates themselves
+// record: a prospect's opportunity won (two streams), an order partly
+// returned and then cancelled (the cancellation takes back only what the
+// return left), a service request reopened by low feedback.
+func TestAggregateHistory(t *testing.T) {
+	var b builder
+	at := func(d int) time.Time { return day0(2026, 3, d) }
+	cust := domain.NewCustomer()
+	cid := id("agg-customer")
+	b.record(t, domain.CustomerStream(cid), at(1), cust,
+		cust.Register(cid, domain.RegisterCustomer{Profile: domain.Profile{Name: "Delta Foods", Region: "East"}, Level: 2, OwnerID: "u1"}, at(1)))
+
+	opp := domain.NewOpportunity()
+	oid := id("agg-opp")
+	b.record(t, domain.OpportunityStream(oid), at(2), opp, opp.Create(oid, domain.CreateOpportunity{Title: "Pilot",
+		Prospect: &domain.Prospect{Name: "Echo Ltd", ContactName: "Eve"}, ExpectedValue: decp("300.00"), Currency: "EUR"}, at(2)))
+	b.record(t, domain.OpportunityStream(oid), at(3), opp, opp.Assign("u2", at(3)))
+	newCust, err := opp.Win(domain.WinOpportunity{Amount: decp("280.00")}, at(4))
+	b.record(t, domain.OpportunityStream(oid), at(4), opp, err)
+	if newCust == nil {
+		t.Fatal("winning a prospect's opportunity registers no customer")
+	}
+	echo := domain.CustomerIDForOpportunity(oid)
+	b.record(t, domain.CustomerStream(echo), at(4), newCust, nil)
+
+	ord := domain.NewOrder()
+	rid := id("agg-order")
+	b.record(t, domain.OrderStream(rid), at(5), ord, ord.Place(rid, domain.PlaceOrder{CustomerID: cid, OrderedAt: at(5), Currency: "GBP",
+		Lines: []domain.OrderLine{{SKU: "A", Quantity: dec("4"), UnitPrice: dec("25.00")}}}, at(5)))
+	b.record(t, domain.OrderStream(rid), at(6), ord, ord.Return(domain.ReturnOrder{Lines: []domain.ReturnLine{{SKU: "A", Quantity: dec("1")}}}, at(6)))
+	b.record(t, domain.OrderStream(rid), at(7), ord, ord.Cancel("customer withdrew", at(7)))
+
+	svc := domain.NewServiceRequest()
+	sid := id("agg-service")
+	b.record(t, domain.ServiceStream(sid), at(8), svc, svc.Open(sid, domain.OpenServiceRequest{CustomerID: cid, Type: domain.ServiceComplaint,
+		Title: "Broken", Request: "It broke"}, at(8)))
+	b.record(t, domain.ServiceStream(sid), at(8), svc, svc.Assign("u3", at(8)))
+	b.record(t, domain.ServiceStream(sid), at(9), svc, svc.Handle("Replaced", at(9)))
+	b.record(t, domain.ServiceStream(sid), at(10), svc, svc.RecordFeedback(domain.Feedback{Result: "meh", Satisfaction: 2}, at(10)))
+
+	s := newStore()
+	s.apply(t, b.events)
+
+	var c, e Customer
+	s.doc(t, Customers{}, CustomerKey(cid.String()), &c)
+	s.doc(t, Customers{}, CustomerKey(echo.String()), &e)
+	var o Order
+	s.doc(t, Orders{}, OrderKey(rid.String()), &o)
+	var con Contribution
+	s.doc(t, Orders{}, ContributionKey("2026", cid.String()), &con)
+	var ov Overview
+	s.doc(t, Reports{}, OverviewKey, &ov)
+	var pl Pipeline
+	s.doc(t, Opportunities{}, PipelineKey, &pl)
+	var sr ServiceRequest
+	s.doc(t, Service{}, ServiceRequestKey(sid.String()), &sr)
+	gbp := func(v string) Amounts { return Amounts{{Amount: dec(v), Currency: "GBP"}} }
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"customer revenue after return then cancel", c.KPIs.Revenue, Amounts(nil)},
+		{"customer kpis", []int{c.KPIs.Orders, c.KPIs.CancelledOrders, c.KPIs.OpenServiceRequests, c.KPIs.Complaints}, []int{1, 1, 1, 1}},
+		{"order", []string{o.Status, o.Total.String(), o.Returned.String(), o.Net.String()}, []string{"cancelled", "100.00", "25.00", "0"}},
+		{"contribution", con, Contribution{CustomerID: cid.String(), Year: "2026", Orders: 1, Cancelled: 1, Returns: 1,
+			Placed: gbp("100.00"), Cancels: gbp("75.00"), Returned: gbp("25.00")}},
+		{"overview revenue", ov.Revenue, Amounts(nil)},
+		{"overview open service", []int{ov.OpenServiceRequests, ov.OpenComplaints}, []int{1, 1}},
+		{"prospect registered with contact", []any{e.Name, e.OwnerID, e.OpportunityID, len(e.Contacts), e.KPIs.WonOpportunities}, []any{"Echo Ltd", "u2", oid.String(), 1, 1}},
+		{"pipeline won amount", pl.ByStatus["won"], Bucket{Count: 1, Value: Amounts{{Amount: dec("280.00"), Currency: "EUR"}}}},
+		{"service reopened", []any{sr.Status, sr.Reopened, sr.AssigneeID}, []any{"assigned", 1, "u3"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if diff := cmp.Diff(tt.want, tt.got, cmpopts.EquateEmpty()); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	var items int
+	for _, x := range []uuid.UUID{cid, echo} {
+		items += len(s.tx(Timeline{}).zset[TimelineKey(x.String(), "")])
+	}
+	if items != len(b.events) {
+		t.Errorf("timelines hold %d items, want %d", items, len(b.events))
+	}
+}

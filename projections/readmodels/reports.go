@@ -374,14 +374,20 @@ func (p Reports) otherEvent(ctx context.Context, tx projections.Tx, e projection
 			})
 		}
 	case domain.OrderCancelled:
-		if ov.Revenue, err = ov.Revenue.add(d.Currency, d.Total, -1); err == nil {
+		// A cancellation takes back what returns left of the order.
+		left := l.Value
+		l.Value = domain.Decimal{}
+		if ov.Revenue, err = ov.Revenue.add(l.Currency, left, -1); err == nil {
 			err = om(d.CancelledAt, func(m *OrderMonth) (err error) {
 				m.Cancelled++
-				m.Net, err = m.Net.add(d.Currency, d.Total, -1)
+				m.Net, err = m.Net.add(l.Currency, left, -1)
 				return err
 			})
 		}
 	case domain.OrderReturned:
+		if l.Value, err = l.Value.Sub(d.Amount); err != nil {
+			return false, permanent("%s: %s net: %v", p.Name(), e.Stream, err)
+		}
 		if ov.Revenue, err = ov.Revenue.add(d.Currency, d.Amount, -1); err == nil {
 			err = om(d.ReturnedAt, func(m *OrderMonth) (err error) {
 				m.Net, err = m.Net.add(d.Currency, d.Amount, -1)
