@@ -2,6 +2,7 @@ package readmodels
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -115,9 +116,20 @@ func (Customers) Name() string { return "customers" }
 // Version returns 1.
 func (Customers) Version() int { return 1 }
 
-var customersHandles = typeSet(append(append(append(append([]string{}, customerTypes...), opportunityTypes...), serviceTypes...), orderTypes...)...)
+// allTypes are the event types of the four aggregates.
+var allTypes = slices.Concat(customerTypes, opportunityTypes, serviceTypes, orderTypes)
 
-// Handles reports every customer, opportunity, service and order event.
+// kpiTypes are the events of other streams that change a customer's KPIs.
+var kpiTypes = []string{
+	domain.TypeOpportunityCreated, domain.TypeOpportunityWon, domain.TypeOpportunityLost,
+	domain.TypeServiceRequestOpened, domain.TypeServiceRequestArchived,
+	domain.TypeOrderPlaced, domain.TypeOrderCancelled, domain.TypeOrderReturned,
+}
+
+var customersHandles = typeSet(slices.Concat(customerTypes, kpiTypes)...)
+
+// Handles reports the customer events and the events of other streams
+// that change the KPIs.
 func (Customers) Handles(t string) bool { return customersHandles[t] }
 
 // searchPrefixes returns the lowercase prefixes of every word of name.

@@ -2,6 +2,7 @@ package readmodels
 
 import (
 	"context"
+	"slices"
 	"strconv"
 	"time"
 
@@ -113,8 +114,11 @@ func (Reports) Name() string { return "reports" }
 // Version returns 1.
 func (Reports) Version() int { return 1 }
 
-// Handles reports every customer, opportunity, service and order event.
-func (Reports) Handles(t string) bool { return customersHandles[t] }
+var reportsHandles = typeSet(slices.Concat(customerTypes, kpiTypes, []string{domain.TypeOpportunityChanged})...)
+
+// Handles reports the customer events and the events of other streams
+// the overview counts.
+func (Reports) Handles(t string) bool { return reportsHandles[t] }
 
 func (c reportCustomer) count(comp *Composition, ov *Overview, n int) {
 	if !c.Registered {

@@ -84,7 +84,7 @@ func (Timeline) Name() string { return "timeline" }
 // Version returns 1.
 func (Timeline) Version() int { return 1 }
 
-var timelineHandles = customersHandles
+var timelineHandles = typeSet(allTypes...)
 
 // Handles reports every customer, opportunity, service and order event.
 func (Timeline) Handles(t string) bool { return timelineHandles[t] }
