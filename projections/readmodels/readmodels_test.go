@@ -381,6 +381,12 @@ func TestReplaySafety(t *testing.T) {
 		if diff := cmp.Diff(want, s.dump()); diff != "" {
 			t.Errorf("second clean pass differs (-first +second):\n%s", diff)
 		}
+		// Without document caches (zero values): the same keys.
+		s0 := newStore().with([]projections.Projection{Customers{}, Timeline{}, Opportunities{}, Service{}, Orders{}, Reports{}})
+		s0.apply(t, events)
+		if diff := cmp.Diff(want, s0.dump()); diff != "" {
+			t.Errorf("uncached pass differs (-cached +uncached):\n%s", diff)
+		}
 		// A rebuild into empty keys by the same instances (warm caches).
 		s2 := newStore().with(s.ps)
 		s2.apply(t, events)
