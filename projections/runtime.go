@@ -61,6 +61,13 @@ type RuntimeConfig struct {
 
 // Runtime runs projections: per projection one lease, one $all catch-up
 // subscription per generation, batched fenced commits. See DESIGN §6.
+//
+// While a generation of the same version is rebuilt, the served one keeps
+// being fed too: Handle may then run concurrently for two generations (the
+// read models are stateless values, so this is safe). A new version's build
+// runs beside the old generation, which stays as it was (the new binary has
+// no code for the old version) until the alias switches. A process whose
+// version is older than the served or building generation stands down.
 type Runtime struct {
 	cfg     RuntimeConfig
 	log     *slog.Logger
@@ -297,6 +304,13 @@ func (w *worker) run(ctx context.Context) {
 			w.setState(StateStopped, "")
 			return
 		}
+		if errors.Is(err, errNewerVersion) {
+			// A newer binary owns this projection: give it the lease.
+			w.log.Warn("stepping down", "err", err)
+			w.setState(StateStandby, err.Error())
+			w.sleep(ctx, cfg.LeaseTTL+jitter(cfg.PollInterval))
+			continue
+		}
 		w.log.Warn("lost the lead", "err", err)
 		w.sleep(ctx, jitter(cfg.RetryMin))
 	}
@@ -345,10 +359,11 @@ type plan struct {
 // lead runs rounds of tracks until the lease is lost or fenced.
 func (w *worker) lead(ctx context.Context, epoch int64) error {
 	bo := backoff{min: w.rt.cfg.RetryMin, max: w.rt.cfg.RetryMax}
+	gctx, stopGC := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	wg.Add(1)
-	go func() { defer wg.Done(); w.collectGarbage(ctx) }()
-	defer wg.Wait()
+	go func() { defer wg.Done(); w.collectGarbage(gctx) }()
+	defer func() { stopGC(); wg.Wait() }()
 	for {
 		pl, err := w.plan(ctx, epoch)
 		if err == nil {
@@ -357,7 +372,7 @@ func (w *worker) lead(ctx context.Context, epoch int64) error {
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
-		case errors.Is(err, errFenced):
+		case errors.Is(err, errFenced), errors.Is(err, errNewerVersion):
 			return err
 		case errors.Is(err, errReplan):
 			bo.reset()
@@ -384,8 +399,9 @@ func (w *worker) plan(ctx context.Context, epoch int64) (plan, error) {
 	str := func(x any) string { s, _ := x.(string); return s }
 	pl := plan{active: str(vals[0]), building: str(vals[1])}
 	requested := str(vals[2]) != ""
-	if av := genVersion(pl.active); pl.active != "" && av > v {
-		return plan{}, fmt.Errorf("active generation %s is newer than this binary's version %d; not touching it", pl.active, v)
+	if genVersion(pl.active) > v || genVersion(pl.building) > v {
+		return plan{}, fmt.Errorf("%w: generation %s%s is newer than this binary's version %d; leaving the projection to a newer process",
+			errNewerVersion, pl.active, pl.building, v)
 	}
 	if pl.active != "" {
 		n, err := rdb.Exists(ctx, genMetaKey(w.name, pl.active, "checkpoint")).Result()

@@ -106,6 +106,9 @@ var (
 	errBackwards = errors.New("checkpoint would move backwards")
 	errLost      = errors.New("checkpoint missing: the read store lost its data")
 	errReplan    = errors.New("replan")
+	// errNewerVersion: a newer binary has built (or is building) this
+	// projection; an older process stands down.
+	errNewerVersion = errors.New("newer version in charge")
 )
 
 func scriptErr(err error) error {

@@ -14,7 +14,8 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// lagCountCap bounds how many events Status counts behind a checkpoint.
+// lagCountCap bounds how many events of $all Status scans behind a
+// checkpoint to count the lag.
 const lagCountCap = 10_000
 
 // Status is one projection's state, as seen from this process.
@@ -33,8 +34,8 @@ type Status struct {
 	BuildCheckpoint uint64 `json:"build_checkpoint,omitempty"`
 	Head            uint64 `json:"head"`
 	// LagEvents counts the events after Checkpoint that the projection
-	// handles, up to 10,000 (LagEventsCapped then); LagSeconds is the age
-	// of the oldest.
+	// handles among the next 10,000 of $all (LagEventsCapped: there are
+	// more); LagSeconds is the age of the oldest.
 	LagEvents       int64   `json:"lag_events"`
 	LagEventsCapped bool    `json:"lag_events_capped,omitempty"`
 	LagSeconds      float64 `json:"lag_seconds"`
@@ -72,14 +73,12 @@ func (w *worker) status(ctx context.Context, head eventstore.Checkpoint) (Status
 	}
 	str := func(x any) string { s, _ := x.(string); return s }
 	st.Active, st.Building, st.Holder = str(vals[0]), str(vals[1]), str(vals[2])
-	if !local.holder {
+	if !local.holder && st.Holder != "" {
+		// Another process leads: report the projection's state it published.
 		var shared sharedState
-		if s := str(vals[3]); s != "" && json.Unmarshal([]byte(s), &shared) == nil && st.Holder != "" {
+		if s := str(vals[3]); s != "" && json.Unmarshal([]byte(s), &shared) == nil {
 			st.State, st.LastError = shared.State, shared.Error
-		} else if st.Holder == "" {
-			st.State = StateStopped
-		}
-		if st.Holder != "" && st.Holder != w.rt.cfg.Owner && st.State == StateStopped {
+		} else {
 			st.State = StateStandby
 		}
 	}
@@ -128,7 +127,7 @@ func (w *worker) status(ctx context.Context, head eventstore.Checkpoint) (Status
 // lag counts the events after cp and the age of the oldest.
 func (w *worker) lag(ctx context.Context, cp eventstore.Checkpoint, st *Status) error {
 	after := cp
-	for st.LagEvents < lagCountCap {
+	for scanned := 0; scanned < lagCountCap; {
 		evs, err := w.rt.cfg.Store.ReadAll(ctx, after, 1000)
 		if err != nil {
 			return err
@@ -142,6 +141,7 @@ func (w *worker) lag(ctx context.Context, cp eventstore.Checkpoint, st *Status) 
 			}
 			st.LagEvents++
 		}
+		scanned += len(evs)
 		if len(evs) < 1000 {
 			return nil
 		}

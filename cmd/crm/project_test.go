@@ -101,3 +101,20 @@ func TestProjectNeedsRedis(t *testing.T) {
 		t.Fatalf("err %v, output:\n%s", err, out)
 	}
 }
+
+// TestServeRunsProjectors: with REDIS_URL, crm serve runs the projectors
+// in-process: /readyz waits for them and /metrics reports them.
+func TestServeRunsProjectors(t *testing.T) {
+	t.Parallel()
+	r := redistest.Start(t)
+	addr := freeAddr(t)
+	p := start(t, cleanEnv("REDIS_URL="+r.URL()), "serve", "--data", t.TempDir(), "--http", addr)
+	body := p.waitStatus("http://"+addr+"/readyz", http.StatusOK)
+	if !strings.Contains(string(body), `"projections"`) {
+		t.Fatalf("/readyz does not check the projections: %s", body)
+	}
+	if m := getBody(t, "http://"+addr+"/metrics"); !strings.Contains(m, `crm_projection_serving{projection="customers"} 1`) {
+		t.Fatalf("/metrics:\n%s", m)
+	}
+	p.stop()
+}
