@@ -70,6 +70,7 @@ type RuntimeConfig struct {
 // version is older than the served or building generation stands down.
 type Runtime struct {
 	cfg     RuntimeConfig
+	sc      *scripts
 	log     *slog.Logger
 	workers []*worker
 }
@@ -99,7 +100,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
-	rt := &Runtime{cfg: cfg, log: cfg.Logger.With("component", "projector")}
+	rt := &Runtime{cfg: cfg, sc: newScripts(), log: cfg.Logger.With("component", "projector")}
 	seen := map[string]bool{}
 	for _, p := range cfg.Projections {
 		name := p.Name()
@@ -266,7 +267,7 @@ func (w *worker) run(ctx context.Context) {
 	lease, epochKey := metaKey(w.name, "lease"), metaKey(w.name, "epoch")
 	standbyLogged := false
 	for ctx.Err() == nil {
-		epoch, err := acquireScript.Run(ctx, rdb, []string{lease, epochKey},
+		epoch, err := w.rt.sc.acquire.Run(ctx, rdb, []string{lease, epochKey},
 			cfg.Owner, cfg.LeaseTTL.Milliseconds(), time.Now().UnixMilli()).Int64()
 		if err != nil || epoch == 0 {
 			if err != nil && ctx.Err() == nil {
@@ -298,7 +299,7 @@ func (w *worker) run(ctx context.Context) {
 		w.st.holder = false
 		w.mu.Unlock()
 		rctx, rcancel := context.WithTimeout(context.Background(), time.Second)
-		_ = releaseScript.Run(rctx, rdb, []string{lease}, cfg.Owner).Err()
+		_ = w.rt.sc.release.Run(rctx, rdb, []string{lease}, cfg.Owner).Err()
 		rcancel()
 		if ctx.Err() != nil {
 			w.setState(StateStopped, "")
@@ -334,7 +335,7 @@ func (w *worker) renew(ctx context.Context, cancel context.CancelFunc) {
 			return
 		case <-tick.C:
 		}
-		ok, err := renewScript.Run(ctx, cfg.Redis, []string{lease}, cfg.Owner, cfg.LeaseTTL.Milliseconds()).Int()
+		ok, err := w.rt.sc.renew.Run(ctx, cfg.Redis, []string{lease}, cfg.Owner, cfg.LeaseTTL.Milliseconds()).Int()
 		switch {
 		case err == nil && ok == 1:
 			last = time.Now()
@@ -459,7 +460,7 @@ func (w *worker) plan(ctx context.Context, epoch int64) (plan, error) {
 		for _, o := range ops {
 			args = append(args, o)
 		}
-		if err := scriptErr(fencedScript.Run(ctx, rdb, []string{metaKey(w.name, "epoch")}, args...).Err()); err != nil {
+		if err := scriptErr(w.rt.sc.fenced.Run(ctx, rdb, []string{metaKey(w.name, "epoch")}, args...).Err()); err != nil {
 			return plan{}, err
 		}
 	}
@@ -480,7 +481,9 @@ func (w *worker) round(ctx context.Context, epoch int64, pl plan) error {
 	if pl.building != "" {
 		tracks = append(tracks, w.newTrack(pl.building, true, epoch))
 	}
-	w.setState(w.stateOf(tracks), "")
+	if st := w.snapshot(); st.state != StateFailed {
+		w.setState(w.stateOf(tracks), "")
+	}
 	errc := make(chan error, len(tracks)+1)
 	for _, t := range tracks {
 		go func() { errc <- t.run(rctx) }()

@@ -100,11 +100,29 @@ func parseCheckpoint(s string) (eventstore.Checkpoint, error) {
 	return eventstore.Checkpoint{Commit: c, Prepare: p}, nil
 }
 
+// scripts are the Lua scripts of the runtime (loaded once per Redis by
+// EVALSHA, sent again on NOSCRIPT).
+type scripts struct {
+	commit, fenced, swap, acquire, renew, release *redis.Script
+}
+
+func newScripts() *scripts {
+	return &scripts{
+		commit:  redis.NewScript(commitLua),
+		fenced:  redis.NewScript(fencedLua),
+		swap:    redis.NewScript(switchLua),
+		acquire: redis.NewScript(acquireLua),
+		renew:   redis.NewScript(renewLua),
+		release: redis.NewScript(releaseLua),
+	}
+}
+
 // Commit errors reported by the scripts.
 var (
 	errFenced    = errors.New("fenced: another process holds the projection's lease")
 	errBackwards = errors.New("checkpoint would move backwards")
 	errLost      = errors.New("checkpoint missing: the read store lost its data")
+	errWrongType = errors.New("a write of the batch does not fit the key's type (handler bug); nothing written")
 	errReplan    = errors.New("replan")
 	// errNewerVersion: a newer binary has built (or is building) this
 	// projection; an older process stands down.
@@ -123,11 +141,13 @@ func scriptErr(err error) error {
 		return fmt.Errorf("%w (%s)", errBackwards, msg)
 	case strings.Contains(msg, "CRMLOST"):
 		return fmt.Errorf("%w (%s)", errLost, msg)
+	case strings.Contains(msg, "CRMWRONGTYPE"):
+		return fmt.Errorf("%w (%s)", errWrongType, msg)
 	}
 	return err
 }
 
-// commitScript writes one batch: the fencing epoch must be ours, the
+// commitLua writes one batch: the fencing epoch must be ours, the
 // checkpoint must move forwards (and exist when we committed one before),
 // then the dead-letter entries, the buffered writes and the new checkpoint
 // are written together.
@@ -135,7 +155,7 @@ func scriptErr(err error) error {
 // KEYS: epoch, checkpoint, parked. ARGV: epoch, checkpoint, expect ("1" =
 // a checkpoint must exist), nparked, parked entries..., then per write op:
 // name, nargs, args...
-var commitScript = redis.NewScript(`
+const commitLua = `
 local e = redis.call('GET', KEYS[1])
 if e ~= ARGV[1] then return redis.error_reply('CRMFENCED epoch is ' .. tostring(e) .. ', ours ' .. ARGV[1]) end
 local cp = redis.call('GET', KEYS[2])
@@ -144,8 +164,33 @@ if cp then
 elseif ARGV[3] == '1' then
   return redis.error_reply('CRMLOST checkpoint key missing')
 end
-local i = 5
 local np = tonumber(ARGV[4])
+-- Check every write's key type first, so that a bad write fails the whole
+-- batch before anything is written (scripts do not roll back).
+local types = {}
+local want = {ZADD = 'zset', ZREM = 'zset', SADD = 'set', SREM = 'set'}
+local i = 5 + np
+while i <= #ARGV do
+  local name, n = ARGV[i], tonumber(ARGV[i + 1])
+  if name == 'SET' then
+    types[ARGV[i + 2]] = 'string'
+  elseif name == 'DEL' then
+    for j = i + 2, i + 1 + n do types[ARGV[j]] = 'none' end
+  else
+    local k, w = ARGV[i + 2], want[name]
+    local t = types[k]
+    if t == nil then
+      t = redis.call('TYPE', k)['ok']
+      types[k] = t
+    end
+    if w == nil or (t ~= 'none' and t ~= w) then
+      return redis.error_reply('CRMWRONGTYPE ' .. name .. ' on ' .. k .. ' holding a ' .. t)
+    end
+    if name == 'ZADD' or name == 'SADD' then types[k] = w end
+  end
+  i = i + 2 + n
+end
+i = 5
 for j = 1, np do
   redis.call('RPUSH', KEYS[3], ARGV[i])
   i = i + 1
@@ -157,11 +202,11 @@ while i <= #ARGV do
 end
 redis.call('SET', KEYS[2], ARGV[2])
 return 1
-`)
+`
 
-// fencedScript runs write ops (same encoding as commitScript) if the epoch
+// fencedLua runs write ops (same encoding as commitLua) if the epoch
 // is ours. KEYS: epoch. ARGV: epoch, ops...
-var fencedScript = redis.NewScript(`
+const fencedLua = `
 local e = redis.call('GET', KEYS[1])
 if e ~= ARGV[1] then return redis.error_reply('CRMFENCED epoch is ' .. tostring(e) .. ', ours ' .. ARGV[1]) end
 local i = 2
@@ -171,13 +216,13 @@ while i <= #ARGV do
   i = i + 2 + n
 end
 return 1
-`)
+`
 
-// switchScript points the alias at a built generation and retires the old
+// switchLua points the alias at a built generation and retires the old
 // one; a served generation always has a checkpoint (zero if the log was
 // empty), so a missing one means lost data. KEYS: epoch, alias, building,
 // garbage, checkpoint. ARGV: epoch, generation, zero checkpoint.
-var switchScript = redis.NewScript(`
+const switchLua = `
 local e = redis.call('GET', KEYS[1])
 if e ~= ARGV[1] then return redis.error_reply('CRMFENCED epoch is ' .. tostring(e) .. ', ours ' .. ARGV[1]) end
 local old = redis.call('GET', KEYS[2])
@@ -186,13 +231,13 @@ redis.call('SET', KEYS[2], ARGV[2])
 if redis.call('GET', KEYS[3]) == ARGV[2] then redis.call('DEL', KEYS[3]) end
 if old and old ~= ARGV[2] then redis.call('SADD', KEYS[4], old) end
 return old or ''
-`)
+`
 
-// acquireScript takes (or re-takes) the lease and returns the new epoch,
+// acquireLua takes (or re-takes) the lease and returns the new epoch,
 // or 0 when another holder has it. The epoch never falls below ARGV[3]
 // (milliseconds since 1970), so it keeps rising even if Redis loses it.
 // KEYS: lease, epoch. ARGV: owner, ttl ms, floor.
-var acquireScript = redis.NewScript(`
+const acquireLua = `
 local cur = redis.call('GET', KEYS[1])
 if cur and cur ~= ARGV[1] then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
@@ -203,20 +248,20 @@ if e < f then
   e = f
 end
 return e
-`)
+`
 
-// renewScript extends the lease if we still hold it (1) or reports that
+// renewLua extends the lease if we still hold it (1) or reports that
 // we lost it (0). KEYS: lease. ARGV: owner, ttl ms.
-var renewScript = redis.NewScript(`
+const renewLua = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 return 0
-`)
+`
 
-// releaseScript drops the lease if we hold it. KEYS: lease. ARGV: owner.
-var releaseScript = redis.NewScript(`
+// releaseLua drops the lease if we hold it. KEYS: lease. ARGV: owner.
+const releaseLua = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
-`)
+`

@@ -905,3 +905,45 @@ func TestRuntimeFencedMidRun(t *testing.T) {
 		t.Fatalf("n:a = %s, want 20", d["n:a"])
 	}
 }
+
+// wrongType writes a set member to a key it has just set as a string: a
+// handler bug that Redis would reject in the middle of the commit.
+type wrongType struct{ bad atomic.Bool }
+
+func (*wrongType) Name() string          { return "wrongtype" }
+func (*wrongType) Version() int          { return 1 }
+func (*wrongType) Handles(t string) bool { return t == "TestPing" }
+func (w *wrongType) Handle(ctx context.Context, tx Tx, e Event) error {
+	tx.Set("last", e.Stream)
+	tx.SAdd("streams", e.Stream)
+	if w.bad.Load() {
+		tx.SAdd("last", "oops")
+	}
+	return nil
+}
+
+// TestRuntimeWrongTypeWritesNothing: a batch with a write Redis would
+// reject fails as a whole before writing anything (the state says why),
+// and goes through once the handler is fixed.
+func TestRuntimeWrongTypeWritesNothing(t *testing.T) {
+	e := newEnv(t)
+	p := &wrongType{}
+	rt, _, _ := e.start([]Projection{p}, rtOpts{})
+	e.append("a", ping{N: 1})
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "wrongtype", e.last) })
+	before := dump(t, e.redis.Client, "wrongtype")
+	p.bad.Store(true)
+	e.append("b", ping{N: 2})
+	waitFor(t, 10*time.Second, "failed state", func() bool {
+		s := statusOf(t, rt, "wrongtype")
+		return s.State == StateFailed && strings.Contains(s.LastError, "CRMWRONGTYPE")
+	})
+	if diff := cmp.Diff(before, dump(t, e.redis.Client, "wrongtype")); diff != "" {
+		t.Fatalf("a refused batch wrote:\n%s", diff)
+	}
+	p.bad.Store(false)
+	waitFor(t, 10*time.Second, "recovery", func() bool { return caughtUp(t, rt, "wrongtype", e.last) })
+	if d := dump(t, e.redis.Client, "wrongtype"); d["last"] != "string:b" || d["streams"] != "set:a;b" {
+		t.Fatalf("after recovery: %v", d)
+	}
+}

@@ -242,7 +242,7 @@ func (t *track) flush(ctx context.Context) error {
 	args = append(args, b.ops...)
 	bo := backoff{min: t.w.rt.cfg.RetryMin, max: t.w.rt.cfg.RetryMax}
 	for attempt := 1; ; attempt++ {
-		err := scriptErr(commitScript.Run(ctx, t.rdb(), keys, args...).Err())
+		err := scriptErr(t.w.rt.sc.commit.Run(ctx, t.rdb(), keys, args...).Err())
 		if errors.Is(err, errBackwards) {
 			// A commit whose reply was lost leaves exactly our checkpoint.
 			if s, gerr := t.rdb().Get(ctx, keys[1]).Result(); gerr == nil && s == cp && attempt > 1 {
@@ -256,7 +256,7 @@ func (t *track) flush(ctx context.Context) error {
 			t.w.mu.Unlock()
 			t.committed, t.expect = t.pending, true
 			t.newBatch()
-			if attempt > 1 {
+			if attempt > 1 || t.w.snapshot().state == StateFailed {
 				t.w.setState(t.w.stateAfterRecovery(t), "")
 			}
 			return nil
@@ -265,8 +265,8 @@ func (t *track) flush(ctx context.Context) error {
 			return ctx.Err()
 		}
 		switch {
-		case errors.Is(err, errFenced):
-			return err
+		case errors.Is(err, errFenced), errors.Is(err, errWrongType):
+			return err // errWrongType: the round restarts from the checkpoint, with backoff
 		case errors.Is(err, errBackwards):
 			return fmt.Errorf("%w: %w", errReplan, err)
 		case errors.Is(err, errLost):
@@ -288,7 +288,7 @@ func (t *track) flush(ctx context.Context) error {
 // switchAlias makes the built generation the served one.
 func (t *track) switchAlias(ctx context.Context) error {
 	name := t.w.name
-	old, err := switchScript.Run(ctx, t.rdb(), []string{metaKey(name, "epoch"), AliasKey(name), metaKey(name, "building"), metaKey(name, "garbage"), genMetaKey(name, t.gen, "checkpoint")},
+	old, err := t.w.rt.sc.swap.Run(ctx, t.rdb(), []string{metaKey(name, "epoch"), AliasKey(name), metaKey(name, "building"), metaKey(name, "garbage"), genMetaKey(name, t.gen, "checkpoint")},
 		strconv.FormatInt(t.epoch, 10), t.gen, formatCheckpoint(eventstore.Checkpoint{})).Text()
 	if err := scriptErr(err); err != nil {
 		return err
