@@ -23,7 +23,7 @@ type track struct {
 	epoch int64
 
 	prefix    string
-	cache     map[string]cached
+	cache     *valueCache
 	batch     *batchTx
 	committed eventstore.Checkpoint // last committed checkpoint
 	pending   eventstore.Checkpoint // checkpoint of what the batch holds
@@ -33,7 +33,7 @@ type track struct {
 }
 
 func (w *worker) newTrack(gen string, build bool, epoch int64) *track {
-	return &track{w: w, gen: gen, build: build, epoch: epoch, prefix: GenerationPrefix(w.name, gen), cache: map[string]cached{}}
+	return &track{w: w, gen: gen, build: build, epoch: epoch, prefix: GenerationPrefix(w.name, gen), cache: newValueCache()}
 }
 
 func (t *track) isLive() bool { return t.live.Load() }

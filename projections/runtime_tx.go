@@ -12,9 +12,33 @@ import (
 // longer ones are split (the commit script unpacks each op's arguments).
 const maxOpArgs = 1000
 
-// cacheLimit bounds the per-track cache of committed values; it is
-// dropped when it grows past this many keys.
-const cacheLimit = 200_000
+// cacheLimit bounds the per-track cache of committed values (approximate
+// bytes); it is dropped when it grows past this.
+const cacheLimit = 32 << 20
+
+// valueCache holds committed values of one generation (only its lease
+// holder writes them, so they stay valid while the track runs).
+type valueCache struct {
+	m     map[string]cached
+	bytes int
+}
+
+func newValueCache() *valueCache { return &valueCache{m: map[string]cached{}} }
+
+func (c *valueCache) put(k string, v cached) {
+	if c.bytes > cacheLimit {
+		clear(c.m)
+		c.bytes = 0
+	}
+	old, had := c.m[k]
+	if had {
+		c.bytes -= len(old.val)
+	} else {
+		c.bytes += len(k) + 48
+	}
+	c.bytes += len(v.val)
+	c.m[k] = v
+}
 
 type cached struct {
 	val string
@@ -35,7 +59,7 @@ type undoEntry struct {
 type batchTx struct {
 	rdb     redis.Cmdable
 	prefix  string
-	cache   map[string]cached // committed values; shared by the track's batches
+	cache   *valueCache // committed values; shared by the track's batches
 	overlay map[string]cached
 	ops     []any // name, nargs, args... per op
 	nops    int
@@ -45,7 +69,7 @@ type batchTx struct {
 
 var _ Tx = (*batchTx)(nil)
 
-func newBatchTx(rdb redis.Cmdable, prefix string, cache map[string]cached) *batchTx {
+func newBatchTx(rdb redis.Cmdable, prefix string, cache *valueCache) *batchTx {
 	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}}
 }
 
@@ -56,18 +80,18 @@ func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
 	if c, ok := b.overlay[key]; ok {
 		return c.val, c.ok, nil
 	}
-	if c, ok := b.cache[key]; ok {
+	if c, ok := b.cache.m[key]; ok {
 		return c.val, c.ok, nil
 	}
 	v, err := b.rdb.Get(ctx, b.prefix+key).Result()
 	if errors.Is(err, redis.Nil) {
-		b.cache[key] = cached{}
+		b.cache.put(key, cached{})
 		return "", false, nil
 	}
 	if err != nil {
 		return "", false, err
 	}
-	b.cache[key] = cached{val: v, ok: true}
+	b.cache.put(key, cached{val: v, ok: true})
 	return v, true, nil
 }
 
@@ -150,10 +174,7 @@ func (b *batchTx) rollback(m txMark) {
 
 // committed moves the overlay into the cache after a successful commit.
 func (b *batchTx) committed() {
-	if len(b.cache)+len(b.overlay) > cacheLimit {
-		clear(b.cache)
-	}
 	for k, v := range b.overlay {
-		b.cache[k] = v
+		b.cache.put(k, v)
 	}
 }
