@@ -2,6 +2,7 @@ package projections_test
 
 import (
 	"context"
+	"log/slog"
 	"os"
 	"testing"
 	"time"
@@ -66,7 +67,7 @@ func BenchmarkRebuildOnlineRetail(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r.FlushAll()
 		rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
-			Projections: readmodels.All()})
+			Projections: readmodels.All(), Logger: benchLogger()})
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -93,4 +94,11 @@ func BenchmarkRebuildOnlineRetail(b *testing.B) {
 		b.ReportMetric(float64(events)/el.Seconds(), "rebuild-events/s")
 		b.Logf("rebuild of %d projections over %d events: %s", len(readmodels.All()), events, el.Round(time.Millisecond))
 	}
+}
+
+func benchLogger() *slog.Logger {
+	if os.Getenv("CRM_BENCH_LOG") == "" {
+		return nil
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 }

@@ -61,6 +61,7 @@ type counter struct {
 	types    []string
 	failing  atomic.Bool
 	attempts atomic.Int64
+	slow     atomic.Bool // 1 ms per event
 }
 
 func (c *counter) Name() string                  { return c.name }
@@ -68,6 +69,9 @@ func (c *counter) Version() int                  { return c.version }
 func (c *counter) Handles(eventType string) bool { return slices.Contains(c.types, eventType) }
 
 func (c *counter) Handle(ctx context.Context, tx Tx, e Event) error {
+	if c.slow.Load() {
+		time.Sleep(time.Millisecond)
+	}
 	key := "n:" + e.Stream
 	s, _, err := tx.Get(ctx, key)
 	if err != nil {
@@ -632,8 +636,10 @@ func TestRuntimeRedisDataLost(t *testing.T) {
 	for i := range 200 {
 		e.append("s-"+strconv.Itoa(i%5), ping{N: i})
 	}
-	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{batch: 5})
+	c := newCounter()
+	rt, _, _ := e.start([]Projection{c}, rtOpts{batch: 5})
 	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	c.slow.Store(true) // rebuilds take 200 ms: time to watch readiness
 	if err := rt.Ready(ctx); err != nil {
 		t.Fatalf("not ready after the build: %v", err)
 	}

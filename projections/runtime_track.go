@@ -64,12 +64,13 @@ func (t *track) run(ctx context.Context) error {
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	ch := make(chan eventstore.Delivery, 2*cfg.BatchSize)
+	// The subscription goroutine decodes, so decoding overlaps handling.
+	ch := make(chan delivery, 2*cfg.BatchSize)
 	subErr := make(chan error, 1)
 	go func() {
 		subErr <- cfg.Store.SubscribeAll(sctx, t.committed, t.w.filter, func(c context.Context, d eventstore.Delivery) error {
 			select {
-			case ch <- d:
+			case ch <- t.decode(d):
 				return nil
 			case <-c.Done():
 				return c.Err()
@@ -93,10 +94,11 @@ func (t *track) run(ctx context.Context) error {
 			if err := t.flush(ctx); err != nil {
 				return err
 			}
-		case d := <-ch:
+		case dd := <-ch:
+			d := dd.Delivery
 			switch d.Kind {
 			case eventstore.DeliveryEvent:
-				if err := t.apply(ctx, d.Event); err != nil {
+				if err := t.apply(ctx, dd); err != nil {
 					return err
 				}
 				t.pending = d.Checkpoint
@@ -131,12 +133,31 @@ func (t *track) run(ctx context.Context) error {
 // apply runs the handler for one event into the batch. A transient
 // failure commits what precedes the event and retries it with backoff; a
 // permanent one parks it.
-func (t *track) apply(ctx context.Context, rec eventstore.Recorded) error {
+// delivery is a subscription delivery with its event decoded (when the
+// projection handles its type).
+type delivery struct {
+	eventstore.Delivery
+	handled bool
+	value   any
+	err     error
+}
+
+func (t *track) decode(d eventstore.Delivery) delivery {
+	dd := delivery{Delivery: d}
+	if d.Kind == eventstore.DeliveryEvent && t.w.p.Handles(d.Event.Type) {
+		dd.handled = true
+		dd.value, dd.err = t.w.rt.cfg.Codec.DecodeRecorded(d.Event)
+	}
+	return dd
+}
+
+func (t *track) apply(ctx context.Context, dd delivery) error {
 	p := t.w.p
-	if !p.Handles(rec.Type) {
+	rec := dd.Event
+	if !dd.handled {
 		return nil
 	}
-	v, err := t.w.rt.cfg.Codec.DecodeRecorded(rec)
+	v, err := dd.value, dd.err
 	if errors.Is(err, eventstore.ErrUnknownEventType) {
 		t.w.log.Warn("skipping an event of an unknown type", "type", rec.Type, "stream", rec.Stream, "revision", rec.Revision)
 		return nil
