@@ -66,7 +66,9 @@ type counter struct {
 
 func (c *counter) Name() string                  { return c.name }
 func (c *counter) Version() int                  { return c.version }
-func (c *counter) Handles(eventType string) bool { return slices.Contains(c.types, eventType) }
+func (c *counter) Handles(eventType string) bool {
+	return slices.Contains(c.types, eventType) || slices.Contains(c.types, "*")
+}
 
 func (c *counter) Handle(ctx context.Context, tx Tx, e Event) error {
 	if c.slow.Load() {
@@ -951,5 +953,38 @@ func TestRuntimeWrongTypeWritesNothing(t *testing.T) {
 	waitFor(t, 10*time.Second, "recovery", func() bool { return caughtUp(t, rt, "wrongtype", e.last) })
 	if d := dump(t, e.redis.Client, "wrongtype"); d["last"] != "string:b" || d["streams"] != "set:a;b" {
 		t.Fatalf("after recovery: %v", d)
+	}
+}
+
+// TestRuntimeUndecodableAndUnknown: an event that does not decode is
+// parked; one of a type the codec does not know is skipped (with a
+// warning) by a projection that takes every type (no server-side type
+// filter then).
+func TestRuntimeUndecodableAndUnknown(t *testing.T) {
+	e := newEnv(t)
+	all := &counter{name: "all", version: 1, types: []string{"*"}}
+	if f := typeFilter(e.codec, all); f != nil {
+		t.Fatalf("a projection of every type got a type filter: %+v", f)
+	}
+	if f := typeFilter(e.codec, newCounter()); f == nil || f.EventTypeRegex != "^(?:TestPing)$" {
+		t.Fatalf("counter filter: %+v", f)
+	}
+	rt, _, _ := e.start([]Projection{all}, rtOpts{})
+	e.append("a", ping{N: 1})
+	e.append("a", struct{ Other bool }{true}) // TestOther: not in the codec
+	res, err := e.store.Append(context.Background(), "a", e.revs["a"], []eventstore.Pending{{Type: "TestPing", Data: []byte(`{"n":"not a number"}`), ID: uuid.New()}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.revs["a"] = int64(res.Revision)
+	bad := res.Position
+	e.append("a", pong{N: 3})
+	waitFor(t, 10*time.Second, "catch-up", func() bool { return caughtUp(t, rt, "all", e.last) })
+	if d := dump(t, e.redis.Client, "all"); d["n:a"] != "string:2" || d["types:a"] != "set:TestPing;TestPong" {
+		t.Fatalf("read model: %v", d)
+	}
+	parked, err := rt.Parked(context.Background(), "all", 10)
+	if err != nil || len(parked) != 1 || parked[0].Position != bad || !strings.Contains(parked[0].Error, "undecodable") {
+		t.Fatalf("parked = %+v, %v", parked, err)
 	}
 }
