@@ -64,8 +64,8 @@ type counter struct {
 	slow     atomic.Bool // 1 ms per event
 }
 
-func (c *counter) Name() string                  { return c.name }
-func (c *counter) Version() int                  { return c.version }
+func (c *counter) Name() string { return c.name }
+func (c *counter) Version() int { return c.version }
 func (c *counter) Handles(eventType string) bool {
 	return slices.Contains(c.types, eventType) || slices.Contains(c.types, "*")
 }
