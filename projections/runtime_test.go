@@ -110,7 +110,7 @@ func newSparse() *counter {
 // Harness
 
 type env struct {
-	t     *testing.T
+	t     testing.TB
 	redis *redistest.Server
 	store *eventstore.Store
 	codec *eventstore.Codec
@@ -118,7 +118,7 @@ type env struct {
 	last  uint64 // position of the last appended event
 }
 
-func newEnv(t *testing.T) *env {
+func newEnv(t testing.TB) *env {
 	t.Helper()
 	r := redistest.Start(t)
 	st, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir()})
@@ -192,7 +192,7 @@ func (e *env) start(projs []Projection, o rtOpts) (*Runtime, context.CancelFunc,
 	return rt, cancel, done
 }
 
-func testLogger(t *testing.T) *slog.Logger {
+func testLogger(t testing.TB) *slog.Logger {
 	if testing.Verbose() {
 		return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))
 	}
