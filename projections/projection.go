@@ -58,7 +58,9 @@ type Projection interface {
 
 // Tx is a projection's view of Redis during one batch. Keys are relative:
 // the runtime prefixes them with crm:<projection>:v<version>: so that
-// versions never share keys. Reads see the batch's own earlier writes.
+// versions never share keys (a rebuild of the same version builds under
+// crm:<projection>:v<version>-r<k>:; readers find the generation being
+// served with ActivePrefix). Reads see the batch's own earlier writes.
 // Nothing is written until the runtime commits the whole batch together
 // with the checkpoint in one fenced Redis transaction.
 type Tx interface {
