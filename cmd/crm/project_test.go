@@ -84,9 +84,23 @@ func TestProjectSubprocess(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
-	// The holder stops: the standby takes over.
-	a.stop()
-	b.waitLog("lease acquired")
+	// The holder is killed (no lease release): the standby takes over
+	// within 10 s.
+	if err := a.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	killed := time.Now()
+	for {
+		mb := getBody(t, "http://"+addrB+"/metrics")
+		if allLeasesHeld(mb) && strings.Contains(mb, `crm_projection_state{projection="customers",state="live"} 1`) {
+			break
+		}
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("B did not take over within 10 s of the kill:\n%s", mb)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Logf("takeover %s after the kill", time.Since(killed).Round(time.Millisecond))
 	b.stop()
 }
 
@@ -117,4 +131,18 @@ func TestServeRunsProjectors(t *testing.T) {
 		t.Fatalf("/metrics:\n%s", m)
 	}
 	p.stop()
+}
+
+// allLeasesHeld: every crm_projection_lease_held sample of a metrics page is 1.
+func allLeasesHeld(metrics string) bool {
+	n := 0
+	for _, line := range strings.Split(metrics, "\n") {
+		if strings.HasPrefix(line, "crm_projection_lease_held{") {
+			if !strings.HasSuffix(line, " 1") {
+				return false
+			}
+			n++
+		}
+	}
+	return n > 0
 }
