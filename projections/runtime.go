@@ -63,8 +63,10 @@ type RuntimeConfig struct {
 // subscription per generation, batched fenced commits. See DESIGN §6.
 //
 // While a generation of the same version is rebuilt, the served one keeps
-// being fed too: Handle may then run concurrently for two generations (the
-// read models are stateless values, so this is safe). A new version's build
+// being fed too: Handle may then run concurrently for two generations, so
+// a Projection must be safe for concurrent use (keep per-key state in
+// Redis; an in-memory cache must be locked and validated against what the
+// Tx returns, as the read models' document caches are). A new version's build
 // runs beside the old generation, which stays as it was (the new binary has
 // no code for the old version) until the alias switches. A process whose
 // version is older than the served or building generation stands down.
