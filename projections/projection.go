@@ -21,6 +21,8 @@ type Event struct {
 	RecordedAt time.Time           // when the store wrote it
 	Meta       eventstore.Metadata // actor, occurredAt, correlation, hash chain
 	Data       domain.Event        // the decoded event (a value of the type's struct)
+	// Data is shared by every projection handling the event (the runtime
+	// decodes once): handlers must not modify it or what it refers to.
 }
 
 // OccurredAt is the business time of the event (the envelope's occurredAt,

@@ -73,6 +73,7 @@ type RuntimeConfig struct {
 type Runtime struct {
 	cfg     RuntimeConfig
 	sc      *scripts
+	decoded *decodeCache
 	log     *slog.Logger
 	workers []*worker
 }
@@ -102,7 +103,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
-	rt := &Runtime{cfg: cfg, sc: newScripts(), log: cfg.Logger.With("component", "projector")}
+	rt := &Runtime{cfg: cfg, sc: newScripts(), decoded: newDecodeCache(), log: cfg.Logger.With("component", "projector")}
 	seen := map[string]bool{}
 	for _, p := range cfg.Projections {
 		name := p.Name()

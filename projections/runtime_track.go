@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,9 @@ func (t *track) run(ctx context.Context) error {
 		t.expect = true
 	}
 	t.pending = t.committed
+	// A build that has committed nothing starts from an empty generation
+	// (keys are only ever written together with a checkpoint).
+	t.cache.complete = t.build && !t.expect
 	t.newBatch()
 	t.w.log.Debug("track starting", "generation", t.gen, "build", t.build, "from", t.committed.String())
 
@@ -146,7 +150,7 @@ func (t *track) decode(d eventstore.Delivery) delivery {
 	dd := delivery{Delivery: d}
 	if d.Kind == eventstore.DeliveryEvent && t.w.p.Handles(d.Event.Type) {
 		dd.handled = true
-		dd.value, dd.err = t.w.rt.cfg.Codec.DecodeRecorded(d.Event)
+		dd.value, dd.err = t.w.rt.decoded.get(d.Event, t.w.rt.cfg.Codec.DecodeRecorded)
 	}
 	return dd
 }
@@ -316,4 +320,46 @@ func (t *track) switchAlias(ctx context.Context) error {
 	}
 	t.w.log.Info("generation built; alias switched", "generation", t.gen, "previous", old, "checkpoint", t.committed.String())
 	return errReplan
+}
+
+// decodeCache shares decoded events between the projections' tracks,
+// which read the same $all at about the same pace during rebuilds: the
+// last decodeCacheSize decoded events, by position. Decoded events are
+// read-only for handlers (see Event).
+type decodeCache struct {
+	mu   sync.Mutex
+	m    map[uint64]decodedEvent
+	ring []uint64
+	used []bool
+	next int
+}
+
+const decodeCacheSize = 8192
+
+type decodedEvent struct {
+	v   any
+	err error
+}
+
+func newDecodeCache() *decodeCache {
+	return &decodeCache{m: make(map[uint64]decodedEvent, decodeCacheSize), ring: make([]uint64, decodeCacheSize), used: make([]bool, decodeCacheSize)}
+}
+
+func (c *decodeCache) get(rec eventstore.Recorded, decode func(eventstore.Recorded) (any, error)) (any, error) {
+	c.mu.Lock()
+	d, ok := c.m[rec.Position]
+	c.mu.Unlock()
+	if ok {
+		return d.v, d.err
+	}
+	v, err := decode(rec)
+	c.mu.Lock()
+	if c.used[c.next] {
+		delete(c.m, c.ring[c.next])
+	}
+	c.ring[c.next], c.used[c.next] = rec.Position, true
+	c.next = (c.next + 1) % len(c.ring)
+	c.m[rec.Position] = decodedEvent{v, err}
+	c.mu.Unlock()
+	return v, err
 }

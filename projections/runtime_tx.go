@@ -21,6 +21,10 @@ const cacheLimit = 32 << 20
 type valueCache struct {
 	m     map[string]cached
 	bytes int
+	// complete: the generation was empty when the track started and the
+	// cache has never been dropped, so it holds every key written: a miss
+	// means the key is missing, without asking Redis (fresh builds).
+	complete bool
 }
 
 func newValueCache() *valueCache { return &valueCache{m: map[string]cached{}} }
@@ -29,6 +33,7 @@ func (c *valueCache) put(k string, v cached) {
 	if c.bytes > cacheLimit {
 		clear(c.m)
 		c.bytes = 0
+		c.complete = false
 	}
 	old, had := c.m[k]
 	if had {
@@ -82,6 +87,9 @@ func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
 	}
 	if c, ok := b.cache.m[key]; ok {
 		return c.val, c.ok, nil
+	}
+	if b.cache.complete {
+		return "", false, nil
 	}
 	v, err := b.rdb.Get(ctx, b.prefix+key).Result()
 	if errors.Is(err, redis.Nil) {
