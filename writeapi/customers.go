@@ -122,17 +122,8 @@ func (a *api) customerRoutes() []route {
 			return a.cmd.RateCustomerSatisfaction(c.Request.Context(), o, id, v)
 		}},
 		{http.MethodPost, "/customers/:id/owner", httpx.CustomerAssignOwner, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := pathID(c, "id", "customer")
+			id, v, err := idText(c, customerID, "ownerId", func(b ownerBody) *string { return b.OwnerID })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			var b ownerBody
-			var f fields
-			if err := decode(c, &b); err != nil {
-				return commands.Result{}, err
-			}
-			v := f.requiredText("ownerId", b.OwnerID)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.AssignCustomerOwner(c.Request.Context(), o, id, v)
@@ -202,33 +193,15 @@ func (a *api) customerRoutes() []route {
 			return a.cmd.LogInteraction(c.Request.Context(), o, id, b.ID, in)
 		}},
 		{http.MethodPost, "/customers/:id/churn/defer", httpx.CustomerDeferChurn, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := pathID(c, "id", "customer")
+			id, v, err := idText(c, customerID, "measure", func(b measureBody) *string { return b.Measure })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			var b measureBody
-			var f fields
-			if err := decode(c, &b); err != nil {
-				return commands.Result{}, err
-			}
-			v := f.requiredText("measure", b.Measure)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.DeferChurn(c.Request.Context(), o, id, v)
 		}},
 		{http.MethodPost, "/customers/:id/churn/confirm", httpx.CustomerConfirmChurn, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := pathID(c, "id", "customer")
+			id, v, err := idText(c, customerID, "reason", func(b reasonBody) *string { return b.Reason })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			var b reasonBody
-			var f fields
-			if err := decode(c, &b); err != nil {
-				return commands.Result{}, err
-			}
-			v := f.requiredText("reason", b.Reason)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.ConfirmChurn(c.Request.Context(), o, id, v)

@@ -7,6 +7,7 @@ import (
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/internal/httpx"
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 )
 
 // decimalValue wraps a parsed decimal.
@@ -35,6 +36,25 @@ func body[T any](c *gin.Context) (T, error) {
 	err := decode(c, &b)
 	return b, err
 }
+
+// idText reads the aggregate id (idOf), decodes a B and requires its one
+// text field (named field in the body, read by get): the shape of the
+// commands that take a single reason, measure, assignee or handling text.
+func idText[B any](c *gin.Context, idOf func(*gin.Context) (uuid.UUID, error), field string, get func(B) *string) (uuid.UUID, string, error) {
+	id, err := idOf(c)
+	if err != nil {
+		return uuid.Nil, "", err
+	}
+	b, err := body[B](c)
+	if err != nil {
+		return uuid.Nil, "", err
+	}
+	var f fields
+	v := f.requiredText(field, get(b))
+	return id, v, f.err()
+}
+
+func customerID(c *gin.Context) (uuid.UUID, error) { return pathID(c, "id", "customer") }
 
 type prospectBody struct {
 	Name         *string `json:"name"`
@@ -233,17 +253,8 @@ func (a *api) opportunityRoutes() []route {
 			return a.cmd.ChangeOpportunity(c.Request.Context(), o, id, p)
 		}},
 		{http.MethodPost, "/opportunities/:id/assign", httpx.OpportunityAssign, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := oppID(c)
+			id, v, err := idText(c, oppID, "assigneeId", func(b assignBody) *string { return b.AssigneeID })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			b, err := body[assignBody](c)
-			if err != nil {
-				return commands.Result{}, err
-			}
-			var f fields
-			v := f.requiredText("assigneeId", b.AssigneeID)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.AssignOpportunity(c.Request.Context(), o, id, v)
@@ -326,17 +337,8 @@ func (a *api) opportunityRoutes() []route {
 			return a.cmd.WinOpportunity(c.Request.Context(), o, id, p)
 		}},
 		{http.MethodPost, "/opportunities/:id/lose", httpx.OpportunityLose, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := oppID(c)
+			id, v, err := idText(c, oppID, "reason", func(b reasonBody) *string { return b.Reason })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			b, err := body[reasonBody](c)
-			if err != nil {
-				return commands.Result{}, err
-			}
-			var f fields
-			v := f.requiredText("reason", b.Reason)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.LoseOpportunity(c.Request.Context(), o, id, v)
@@ -367,33 +369,15 @@ func (a *api) serviceRoutes() []route {
 			return a.cmd.OpenServiceRequest(c.Request.Context(), o, in)
 		}},
 		{http.MethodPost, "/service-requests/:id/assign", httpx.ServiceRequestAssign, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := srID(c)
+			id, v, err := idText(c, srID, "assigneeId", func(b assignBody) *string { return b.AssigneeID })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			b, err := body[assignBody](c)
-			if err != nil {
-				return commands.Result{}, err
-			}
-			var f fields
-			v := f.requiredText("assigneeId", b.AssigneeID)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.AssignServiceRequest(c.Request.Context(), o, id, v)
 		}},
 		{http.MethodPost, "/service-requests/:id/handle", httpx.ServiceRequestHandle, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := srID(c)
+			id, v, err := idText(c, srID, "handling", func(b handleBody) *string { return b.Handling })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			b, err := body[handleBody](c)
-			if err != nil {
-				return commands.Result{}, err
-			}
-			var f fields
-			v := f.requiredText("handling", b.Handling)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.HandleServiceRequest(c.Request.Context(), o, id, v)
@@ -475,17 +459,8 @@ func (a *api) orderRoutes() []route {
 			return a.cmd.RecordPayment(c.Request.Context(), o, id, p)
 		}},
 		{http.MethodPost, "/orders/:id/cancel", httpx.OrderCancel, http.StatusOK, func(c *gin.Context, o commands.Options) (commands.Result, error) {
-			id, err := orderID(c)
+			id, v, err := idText(c, orderID, "reason", func(b reasonBody) *string { return b.Reason })
 			if err != nil {
-				return commands.Result{}, err
-			}
-			b, err := body[reasonBody](c)
-			if err != nil {
-				return commands.Result{}, err
-			}
-			var f fields
-			v := f.requiredText("reason", b.Reason)
-			if err := f.err(); err != nil {
 				return commands.Result{}, err
 			}
 			return a.cmd.CancelOrder(c.Request.Context(), o, id, v)
