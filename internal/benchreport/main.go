@@ -55,6 +55,10 @@ var comparisons = []comparison{
 		ceiling: "RebuildOnlineRetail", cmet: "raw-all-events/s", target: 50_000, note: "target ≥ 50,000 events/s (issue 4)"},
 	{what: "live lag, append to visible in the read model, p99 at ~1,000 events/s", bench: "LiveLag", metric: "p99-ms", target: 100, atMost: true,
 		note: "target ≤ 100 ms (issue 4)"},
+	{what: "HTTP command (log interaction), 1 client", bench: "CommandHTTP/clients=1", metric: "commands/s", ceiling: "AppendSingle/writers=1", cmet: "events/s",
+		note: "ceiling: a bare append through the client at the same concurrency"},
+	{what: "HTTP command, 16 clients", bench: "CommandHTTP/clients=16", metric: "commands/s", ceiling: "AppendSingle/writers=16", cmet: "events/s"},
+	{what: "HTTP command, 64 clients", bench: "CommandHTTP/clients=64", metric: "commands/s", ceiling: "AppendSingle/writers=64", cmet: "events/s"},
 	{what: "full Online Retail import", bench: "ImportOnlineRetail", metric: "s/import", target: 30, atMost: true,
 		note: "target ≤ 30 s (issue 3)"},
 }
