@@ -485,18 +485,24 @@ func (c *Customer) ChangeProfile(p ProfileChange, at time.Time) error {
 	return nil
 }
 
-// ChangeLevel records CustomerLevelChanged (level 1–5, field "level").
-func (c *Customer) ChangeLevel(level int, at time.Time) error {
+// rating checks that the customer exists and that v is a 1–5 rating for
+// field, and reports whether it differs from the current value cur.
+func (c *Customer) rating(field string, v, cur int) (changed bool, err error) {
 	if err := c.mustExist(); err != nil {
-		return err
+		return false, err
 	}
 	var fe fieldErrors
-	fe.rng("level", level, 1, 5)
+	fe.rng(field, v, 1, 5)
 	if err := fe.err(); err != nil {
-		return err
+		return false, err
 	}
-	if level == c.level {
-		return nil
+	return v != cur, nil
+}
+
+// ChangeLevel records CustomerLevelChanged (level 1–5, field "level").
+func (c *Customer) ChangeLevel(level int, at time.Time) error {
+	if changed, err := c.rating("level", level, c.level); err != nil || !changed {
+		return err
 	}
 	c.record(CustomerLevelChanged{CustomerID: c.id, From: c.level, To: level})
 	return nil
@@ -504,16 +510,8 @@ func (c *Customer) ChangeLevel(level int, at time.Time) error {
 
 // RateCredit records CustomerCreditRated (credit 1–5, field "credit").
 func (c *Customer) RateCredit(credit int, at time.Time) error {
-	if err := c.mustExist(); err != nil {
+	if changed, err := c.rating("credit", credit, c.credit); err != nil || !changed {
 		return err
-	}
-	var fe fieldErrors
-	fe.rng("credit", credit, 1, 5)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	if credit == c.credit {
-		return nil
 	}
 	c.record(CustomerCreditRated{CustomerID: c.id, From: c.credit, To: credit})
 	return nil
@@ -522,16 +520,8 @@ func (c *Customer) RateCredit(credit int, at time.Time) error {
 // RateSatisfaction records CustomerSatisfactionRated (1–5, field
 // "satisfaction").
 func (c *Customer) RateSatisfaction(satisfaction int, at time.Time) error {
-	if err := c.mustExist(); err != nil {
+	if changed, err := c.rating("satisfaction", satisfaction, c.satisfaction); err != nil || !changed {
 		return err
-	}
-	var fe fieldErrors
-	fe.rng("satisfaction", satisfaction, 1, 5)
-	if err := fe.err(); err != nil {
-		return err
-	}
-	if satisfaction == c.satisfaction {
-		return nil
 	}
 	c.record(CustomerSatisfactionRated{CustomerID: c.id, From: c.satisfaction, To: satisfaction})
 	return nil
