@@ -146,9 +146,9 @@ func TestChurnEvaluateFull(t *testing.T) {
 	if r.ModelPrecAtRule < r.RulePrecision {
 		t.Errorf("score precision at the rule's %d alerts %.3f below the rule's %.3f", r.RuleFired, r.ModelPrecAtRule, r.RulePrecision)
 	}
-	// Regression floor at the measured figure (README "Churn risk"). The
-	// acceptance asks for 0.74: the model fixed on earlier cutoffs reaches
-	// 0.736 here; raising it by tuning on this cutoff is not allowed.
+	// Regression floor at the acceptance target, 0.74 (README "Churn risk"):
+	// the model chosen and fixed on the earlier cutoffs measures 0.7404 here;
+	// raising it by tuning on this cutoff is not allowed.
 	if r.AUC < minFullAUC {
 		t.Errorf("score AUC %.4f below %.3f", r.AUC, minFullAUC)
 	}
@@ -162,4 +162,4 @@ func TestChurnEvaluateFull(t *testing.T) {
 	}
 }
 
-const minFullAUC = 0.73
+const minFullAUC = 0.74

@@ -30,6 +30,7 @@ const (
 	SignalFrequency     = "frequency"
 	SignalMonetary      = "monetary"
 	SignalTrend         = "monetary_trend"
+	SignalMonths        = "order_months"
 	SignalInteraction   = "interaction_recency"
 	SignalComplaintOpen = "open_complaints"
 	SignalComplaints    = "recent_complaints"
@@ -73,23 +74,28 @@ type Result struct {
 //   - monetary: M = ln(1+net spend in 365 days) − ln(1+monetaryPivot), net
 //     of cancellations and returns;
 //   - monetary trend: the fall of net spend in the last 90 days against the
-//     customer's spend per 90 days over the 275 days before (0–1).
+//     customer's spend per 90 days over the 275 days before (0–1);
+//   - order months: O = −ln((m+0.5)/(monthsPivot+0.5)), m the number of
+//     distinct calendar months with an order in the last 365 days (a steady
+//     habit spread over the year, rather than a burst of order days).
 //
-// The weights were fitted once (plain logistic regression, then rounded) on
-// the Online Retail data at the cutoff 2011-06-01 (horizon 90 days, labels
-// up to 2011-08-30) and then fixed; the reported evaluation at 2011-09-01
-// was never used to choose them. The CRM signals the data set lacks
-// (interactions, complaints, satisfaction, lost opportunities) carry fixed
-// expert weights. See README "Churn risk".
+// The weights were fitted once (plain logistic regression on the pooled
+// cutoffs 2011-03-01 and 2011-06-01, horizon 90 days, labels up to
+// 2011-08-30, then rounded) and then fixed; the reported evaluation at
+// 2011-09-01 was never used to choose the features or the weights. The CRM
+// signals the data set lacks (interactions, complaints, satisfaction, lost
+// opportunities) carry fixed expert weights. See README "Churn risk".
 const (
 	pointsPerLogit  = 15.0
-	baseline        = 50 + pointsPerLogit*-0.27 // the fit's intercept
-	frequencyW      = 1.75                      // per unit of F
-	recencyW        = 0.8                       // per unit of R
-	monetaryW       = -0.35                     // per unit of M
-	trendW          = 0.1                       // at a fall to nothing
+	baseline        = 50 + pointsPerLogit*-0.44 // the fit's intercept
+	frequencyW      = 1.44                      // per unit of F
+	recencyW        = 0.35                      // per unit of R
+	monetaryW       = -0.33                     // per unit of M
+	trendW          = 0.47                      // at a fall to nothing
+	monthsW         = 0.47                      // per unit of O
 	rhythmPriorDays = 120.0
 	monetaryPivot   = 402.4 // e^6 − 1: about the median customer's yearly net spend
+	monthsPivot     = 2.0   // order months in a year scoring 0 points
 	window          = 365 * day
 	trendWindow     = 90 * day
 
@@ -124,6 +130,7 @@ func Score(s Signals, now time.Time) Result {
 		spend         float64     // net, 365 days
 		recent, prior float64     // net spend in the last 90 days, and in the 275 before
 		lastOrder     time.Time
+		months        = map[string]bool{} // "2006-01" with an order, 365 days
 	)
 	for _, o := range s.Orders {
 		if o.At.After(now) || o.Cancelled {
@@ -137,6 +144,7 @@ func Score(s Signals, now time.Time) Result {
 		if d := o.At.Truncate(day); len(days) == 0 || !days[len(days)-1].Equal(d) {
 			days = append(days, d)
 		}
+		months[o.At.Format("2006-01")] = true
 		net := toFloat(o.Net)
 		spend += net
 		if age < trendWindow {
@@ -174,6 +182,10 @@ func Score(s Signals, now time.Time) Result {
 		}
 		add(SignalRecency, pointsPerLogit*recencyW*r, "%s %.0f days (%s)", what, math.Floor(silence), rhythm)
 	}
+
+	// Order months: a habit spread over the year.
+	add(SignalMonths, pointsPerLogit*monthsW*-math.Log((float64(len(months))+0.5)/(monthsPivot+0.5)),
+		"orders in %d calendar %s of the last 365 days", len(months), plural(len(months), "month"))
 
 	// Monetary value and trend.
 	m := math.Log1p(max(spend, 0)) - math.Log1p(monetaryPivot)

@@ -227,3 +227,24 @@ func TestChurnSignals(t *testing.T) {
 		t.Errorf("%+v", cs)
 	}
 }
+
+// TestScoreOrderMonths: orders spread over more calendar months lower the
+// risk, with the same number of order days over the same span.
+func TestScoreOrderMonths(t *testing.T) {
+	spread := regular(6, 30, "100") // 6 months, last order t0+150d
+	now := t0.AddDate(0, 0, 160)
+	burst := apply(ev{registered(t0), t0})
+	for i, d := range []int{0, 1, 2, 3, 4, 150} {
+		at := t0.AddDate(0, 0, d)
+		burst.Apply(placed(i, at, "100"), at)
+	}
+	a, b := Score(spread, now), Score(burst, now)
+	ra, ok := reason(a, SignalMonths)
+	if !ok || !strings.Contains(ra.Detail, "orders in 6 calendar months of the last 365 days") || ra.Contribution >= 0 {
+		t.Fatalf("spread: %+v", a.Reasons)
+	}
+	// (The burst's 2 months are the pivot: no order_months reason, 0 points.)
+	if rb, _ := reason(b, SignalMonths); rb.Contribution <= ra.Contribution || b.Value <= a.Value {
+		t.Fatalf("burst %v (%+v) not riskier than spread %v", b.Value, b.Reasons, a.Value)
+	}
+}
