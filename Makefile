@@ -19,6 +19,8 @@ run:
 test:
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 30m ./...
+	@# acceptance runs too slow for the race detector (skipped under -race above)
+	$(GO) test -count=1 -timeout 10m -run 'ChurnEvaluateFull' ./cmd/crm
 
 ## vet: go vet and a gofmt check
 vet:
