@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/gin-gonic/gin"
 )
 
 // Role is a user's role, as written in the API keys file.
@@ -184,4 +186,92 @@ func (m Matrix) MarkdownTable() string {
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// Query names a group of query endpoints (the read side of DESIGN §8),
+// for the query matrix.
+type Query string
+
+// The query groups.
+const (
+	QueryCustomers          Query = "customers"           // list, customer 360, timeline, orders
+	QueryOpportunities      Query = "opportunities"       // list and documents
+	QueryServiceRequests    Query = "service-requests"    // list and documents
+	QueryChurnRisks         Query = "churn-risks"         // ranked churn risks
+	QueryReports            Query = "reports"             // the four reports and the dashboards
+	QueryProjections        Query = "projections"         // projection status
+	QueryRebuildProjections Query = "projections.rebuild" // POST /v1/projections/{name}/rebuild
+)
+
+// AllQueries lists every query group.
+var AllQueries = []Query{QueryCustomers, QueryOpportunities, QueryServiceRequests, QueryChurnRisks,
+	QueryReports, QueryProjections, QueryRebuildProjections}
+
+// QueryMatrix is the read side of the role matrix: for each role, the
+// scope of each query group it may read (absent = ScopeNone). ScopeOwn
+// means: customers the user owns (and the opportunities, service requests,
+// orders and churn risks of those customers, plus opportunities and
+// service requests assigned to or created by the user).
+type QueryMatrix map[Role]map[Query]Scope
+
+// DefaultQueryMatrix returns the query side of the role matrix:
+//
+//   - admin: everything, including rebuilds.
+//   - manager: every customer, opportunity, service request, churn risk,
+//     report, dashboard and the projection status.
+//   - sales: their own customers (and what belongs to them) and churn
+//     risks; no reports.
+//   - service: every customer and service request (they serve them all).
+//   - auditor: everything, read-only (no rebuild).
+//   - analyst: reports, dashboards, churn risks, projection status and
+//     rebuilds.
+//   - executive: reports, dashboards and churn risks.
+func DefaultQueryMatrix() QueryMatrix {
+	m := QueryMatrix{}
+	set := func(r Role, s Scope, qs ...Query) {
+		if m[r] == nil {
+			m[r] = map[Query]Scope{}
+		}
+		for _, q := range qs {
+			m[r][q] = s
+		}
+	}
+	set(RoleAdmin, ScopeAny, AllQueries...)
+	set(RoleManager, ScopeAny, QueryCustomers, QueryOpportunities, QueryServiceRequests, QueryChurnRisks, QueryReports, QueryProjections)
+	set(RoleSales, ScopeOwn, QueryCustomers, QueryOpportunities, QueryServiceRequests, QueryChurnRisks)
+	set(RoleService, ScopeAny, QueryCustomers, QueryServiceRequests)
+	set(RoleAuditor, ScopeAny, QueryCustomers, QueryOpportunities, QueryServiceRequests, QueryChurnRisks, QueryReports, QueryProjections)
+	set(RoleAnalyst, ScopeAny, QueryReports, QueryChurnRisks, QueryProjections, QueryRebuildProjections)
+	set(RoleExecutive, ScopeAny, QueryReports, QueryChurnRisks)
+	return m
+}
+
+// Scope returns the widest scope any of roles has for query q.
+func (m QueryMatrix) Scope(roles []Role, q Query) Scope {
+	best := ScopeNone
+	for _, r := range roles {
+		if s := m[r][q]; s > best {
+			best = s
+		}
+	}
+	return best
+}
+
+// AuthorizeQuery answers 403 unless the principal's roles give it some
+// scope for query q in m; the scope is then available through ScopeFrom.
+func AuthorizeQuery(m QueryMatrix, q Query) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		p, ok := PrincipalFrom(c.Request.Context())
+		if !ok {
+			Unauthorized(c, "not authenticated", false)
+			return
+		}
+		s := m.Scope(p.Roles, q)
+		if s == ScopeNone {
+			Forbidden(c, "user "+p.UserID+" may not read "+string(q))
+			return
+		}
+		c.Set(scopeKey, s)
+		c.Next()
+	}
 }
