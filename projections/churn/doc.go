@@ -1,16 +1,26 @@
-// Package churn holds the churn-risk model of DESIGN §7: the per-customer
-// Signals accumulated from domain events, the explainable score (Score: 0–100,
-// a band and each signal's contribution with a human detail), the classic
-// N-month rule (Rule), and the evaluation protocol behind
-// "crm churn evaluate" (Evaluator, AUC).
+// Package churn holds the churn risk of DESIGN §7.
 //
-// Everything here is pure and deterministic: Signals.Apply derives the signals
-// from the event and its business time only, and Score is a function of
-// (signals, now) alone, never of the clock, so the read-model projection, the
-// API and the offline evaluation at a past moment run the very same code.
-// Signals serialise to JSON so a projection can keep them in Redis.
+// The model (pure, deterministic): the per-customer Signals accumulated from
+// domain events, the explainable score (Score: 0–100, a band and each
+// signal's contribution with a human detail), the classic N-month rule
+// (Rule), and the evaluation protocol behind "crm churn evaluate"
+// (Evaluator, AUC). Signals.Apply derives the signals from the event and its
+// business time only, and Score is a function of (signals, now) alone, never
+// of the clock, so the read model, the API and the offline evaluation at a
+// past moment run the very same code.
 //
-// Import rule: the standard library, domain and google/uuid (domain's own
-// dependency) only; no event store, Redis, flags or environment. The callers
-// (the churn read model, cmd/crm) feed it decoded events.
+// The read model: Projection (the "churn" projection) keeps each customer's
+// Signals, name and owner in Redis as the events arrive, deterministically
+// (replays and rebuilds write the same keys). The Scorer scores the
+// customers at the clock's now, periodically and whenever their signals
+// change, writes the Risk documents and the rankings under KeyPrefix
+// (outside the projections' generations, since they depend on the clock),
+// and raises churn warnings through a Warner (the command side) when a
+// customer crosses into band high or the N-month rule fires. ReadRisk,
+// ListRisks and ReadRiskReport are what the query API reads.
+//
+// Import rule: the standard library, domain, projections (and its
+// readmodels, for the churn report) and the Redis client; never commands,
+// readapi or cmd, and no flags or environment: the command side is reached
+// through the Warner interface, wired in cmd/crm.
 package churn
