@@ -59,15 +59,24 @@ func writeProblem(c *gin.Context, p problem) {
 }
 
 // newRouter builds the HTTP handler: the open ops endpoints (/healthz,
-// /readyz) and whatever the mount functions add (the /v1 API). It switches
-// Gin to release mode (no debug output on stdout).
+// /readyz, /metrics, /openapi.json) and whatever the mount functions add
+// (the /v1 API). It switches Gin to release mode (no debug output on
+// stdout).
 func newRouter(logger *slog.Logger, checks []readinessCheck, mounts ...func(*gin.Engine)) *gin.Engine {
+	return newRouterWithMetrics(logger, checks, nil, mounts...)
+}
+
+// newRouterWithMetrics is newRouter whose /metrics also writes what the
+// sources write (the projectors' status) after the HTTP metrics.
+func newRouterWithMetrics(logger *slog.Logger, checks []readinessCheck, sources []metricsSource, mounts ...func(*gin.Engine)) *gin.Engine {
 	gin.SetMode(gin.ReleaseMode)
 	r := gin.New()
 	r.HandleMethodNotAllowed = true
 	// Trust no proxy headers: ClientIP is the peer address.
 	_ = r.SetTrustedProxies(nil)
-	r.Use(recoverer(logger), requestLogger(logger))
+	m := newHTTPMetrics()
+	// Metrics outermost: a recovered panic is counted as the 500 it answers.
+	r.Use(m.middleware(), recoverer(logger), requestLogger(logger))
 	r.NoRoute(func(c *gin.Context) {
 		writeProblem(c, problem{Status: http.StatusNotFound, Detail: "no such resource: " + c.Request.URL.Path})
 	})
@@ -76,6 +85,7 @@ func newRouter(logger *slog.Logger, checks []readinessCheck, mounts ...func(*gin
 	})
 	r.GET("/healthz", healthHandler())
 	r.GET("/readyz", readyHandler(checks, readyTimeout))
+	r.GET("/metrics", metricsHandler(m, sources))
 	for _, mount := range mounts {
 		mount(r)
 	}
@@ -148,7 +158,7 @@ func requestLogger(logger *slog.Logger) gin.HandlerFunc {
 		c.Next()
 		level := slog.LevelInfo
 		path := c.Request.URL.Path
-		if path == "/healthz" || path == "/readyz" {
+		if path == "/healthz" || path == "/readyz" || path == "/metrics" {
 			level = slog.LevelDebug
 		}
 		logger.LogAttrs(c.Request.Context(), level, "http request",

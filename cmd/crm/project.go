@@ -148,7 +148,7 @@ func project(ctx context.Context, stopSignals func(), cfg projectConfig, logger 
 	if err != nil {
 		return err
 	}
-	srv := newHTTPServer(newRouter(logger, append([]readinessCheck{{name: "eventstore", pinger: store}}, pr.readiness()...), pr.mount), logger)
+	srv := newHTTPServer(newRouterWithMetrics(logger, append([]readinessCheck{{name: "eventstore", pinger: store}}, pr.readiness()...), []metricsSource{pr.writeMetrics}, pr.mount), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("crm project ready", "http", ln.Addr().String(), "projections", strings.Join(pr.rt.Names(), ","))
@@ -228,20 +228,17 @@ func (p *projector) readiness() []readinessCheck {
 	}
 }
 
-// mount adds GET /metrics (Prometheus text) and GET /projections (JSON).
+// writeMetrics writes the projections' status gauges (a /metrics source).
+func (p *projector) writeMetrics(ctx context.Context, w io.Writer) error {
+	sts, err := p.rt.Status(ctx)
+	if err != nil {
+		fmt.Fprintf(w, "# status incomplete: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
+	}
+	return projections.WriteMetrics(w, sts)
+}
+
+// mount adds GET /projections (JSON); /metrics takes writeMetrics.
 func (p *projector) mount(r *gin.Engine) {
-	r.GET("/metrics", func(c *gin.Context) {
-		ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
-		defer cancel()
-		sts, err := p.rt.Status(ctx)
-		c.Header("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
-		c.Header("Cache-Control", "no-store")
-		c.Status(http.StatusOK)
-		if err != nil {
-			fmt.Fprintf(c.Writer, "# status incomplete: %s\n", strings.ReplaceAll(err.Error(), "\n", " "))
-		}
-		_ = projections.WriteMetrics(c.Writer, sts)
-	})
 	r.GET("/projections", func(c *gin.Context) {
 		ctx, cancel := context.WithTimeout(c.Request.Context(), 5*time.Second)
 		defer cancel()

@@ -79,6 +79,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 
 	checks := []readinessCheck{{name: "eventstore", pinger: store}}
 	mounts := []func(*gin.Engine){}
+	var metrics []metricsSource
 	var pr *projector
 	if cfg.redisURL == "" {
 		logger.Warn("REDIS_URL is not set: projectors not started (the embedded read store is a later step); run with REDIS_URL or crm project")
@@ -88,6 +89,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		}
 		checks = append(checks, pr.readiness()...)
 		mounts = append(mounts, pr.mount)
+		metrics = append(metrics, pr.writeMetrics)
 		stopProjector := func() error { return pr.stop(cfg.shutdownTimeout) }
 		prevClose := closeStore
 		closeStore = func() error { return errors.Join(stopProjector(), prevClose()) }
@@ -95,7 +97,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 
 	cmds := commands.New(commands.Config{Store: store, Logger: logger})
 	mounts = append(mounts, mountCommandAPI(keys, cmds, logger))
-	srv := newHTTPServer(newRouter(logger, checks, mounts...), logger)
+	srv := newHTTPServer(newRouterWithMetrics(logger, checks, metrics, mounts...), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
 	logger.Info("crm serve ready", "http", ln.Addr().String())
