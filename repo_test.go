@@ -167,11 +167,19 @@ var importRules = []importRule{
 	},
 	{
 		pkg:        "readapi/...",
-		allow:      []string{"readapi/...", "domain/...", "eventstore", "projections/...", "internal/..."},
+		allow:      []string{"readapi/...", "domain/...", "eventstore", "projections/...", "internal/...", "audit"},
 		deny:       []string{"commands/...", "cmd/..."},
 		denyDirect: []string{"flag"},
 		denyCalls:  envAndFlags,
 		why:        "readapi imports domain, eventstore and projections' read-model types only",
+	},
+	{
+		pkg:        "audit/...",
+		allow:      []string{"audit/...", "domain/...", "eventstore"},
+		deny:       []string{"commands/...", "projections/...", "readapi/...", "writeapi/...", "importer/...", "cmd/..."},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "audit (the log-side audit logic) reads the event log through eventstore and rehydrates with domain; never Redis",
 	},
 	{
 		pkg:        "writeapi/...",

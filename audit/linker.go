@@ -1,0 +1,381 @@
+package audit
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
+	"github.com/google/uuid"
+
+	"github.com/crm-es/crm/eventstore"
+)
+
+// CheckpointStream holds the linker's checkpoint: events of type
+// CheckpointEventType whose data is {"commit":N,"prepare":N}, the $all
+// position up to which every customer event has been linked. Its type starts
+// with '$', so $all subscriptions that exclude system events (the
+// projections', the linker's own) never see it.
+const (
+	CheckpointStream    = "crm-audit-linker-checkpoint"
+	CheckpointEventType = "$crm-linker-checkpoint"
+)
+
+// LinkerConfig configures a Linker.
+type LinkerConfig struct {
+	Store  Source
+	Logger *slog.Logger
+	// BatchSize is the most links held before they are appended while
+	// catching up (0 = 500). Once live, every event is linked at once.
+	BatchSize int
+	// CheckpointInterval is the least time between two checkpoint writes
+	// (0 = 1 s).
+	CheckpointInterval time.Duration
+	// RetryMin and RetryMax bound the pause before the linker restarts from
+	// its checkpoint after a failure (0 = 200 ms and 10 s).
+	RetryMin, RetryMax time.Duration
+}
+
+// Linker maintains the per-customer link streams from $all (see the
+// package doc). Run it in one goroutine; its other methods are safe for
+// concurrent use. Several linker processes may run at once: they write the
+// same links with the same ids and expected revisions, so the store keeps
+// one copy.
+type Linker struct {
+	cfg LinkerConfig
+	log *slog.Logger
+
+	saved   atomic.Uint64 // commit position of the last checkpoint written
+	live    atomic.Bool
+	linked  atomic.Int64 // links appended by this process
+	skipped atomic.Int64 // events that could not be attributed (logged)
+
+	// Run's goroutine only:
+	streams  map[uuid.UUID]*linkState
+	pending  map[uuid.UUID][]pendingLink
+	order    []uuid.UUID
+	nPending int
+	last     eventstore.Checkpoint
+	lastSave time.Time
+
+	mu      sync.Mutex
+	lastErr error
+}
+
+// linkState is what the linker knows of one link stream.
+type linkState struct {
+	rev        int64  // last revision (-1 = no stream)
+	lastSource uint64 // $all position of the last linked event
+}
+
+type pendingLink struct {
+	stream   string
+	revision uint64
+	position uint64
+	eventID  uuid.UUID
+}
+
+// maxCachedStreams bounds the linker's memory of link streams; past it the
+// cache is dropped and states are read again from the store as needed.
+const maxCachedStreams = 100_000
+
+// NewLinker returns a linker; Run starts it.
+func NewLinker(cfg LinkerConfig) (*Linker, error) {
+	if cfg.Store == nil {
+		return nil, errors.New("audit: LinkerConfig.Store is required")
+	}
+	if cfg.BatchSize <= 0 {
+		cfg.BatchSize = 500
+	}
+	if cfg.CheckpointInterval <= 0 {
+		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.RetryMin <= 0 {
+		cfg.RetryMin = 200 * time.Millisecond
+	}
+	if cfg.RetryMax < cfg.RetryMin {
+		cfg.RetryMax = max(10*time.Second, cfg.RetryMin)
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	return &Linker{cfg: cfg, log: logger.With("component", "audit-linker")}, nil
+}
+
+// Saved returns the checkpoint the linker last wrote (zero before the first).
+func (l *Linker) Saved() eventstore.Checkpoint { return eventstore.CheckpointAt(l.saved.Load()) }
+
+// Live reports whether the linker has caught up with $all.
+func (l *Linker) Live() bool { return l.live.Load() }
+
+// Linked returns the number of links this process appended.
+func (l *Linker) Linked() int64 { return l.linked.Load() }
+
+// Unattributed returns the number of events of aggregate streams that could
+// not be given to a customer (each one is logged as a warning).
+func (l *Linker) Unattributed() int64 { return l.skipped.Load() }
+
+// Err returns the last failure that made the linker restart (nil if none).
+func (l *Linker) Err() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.lastErr
+}
+
+// Run links until ctx is done (it then returns ctx.Err()) or the store is
+// closed (eventstore.ErrClosed). After any other failure it logs, waits
+// (capped exponential backoff) and restarts from its stored checkpoint.
+func (l *Linker) Run(ctx context.Context) error {
+	delay := l.cfg.RetryMin
+	for {
+		err := l.runOnce(ctx)
+		switch {
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, eventstore.ErrClosed):
+			return err
+		}
+		l.mu.Lock()
+		l.lastErr = err
+		l.mu.Unlock()
+		l.live.Store(false)
+		l.log.Warn("audit linker failed; restarting from its checkpoint", "err", err, "retry_in", delay)
+		t := time.NewTimer(delay)
+		select {
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		case <-t.C:
+		}
+		delay = min(delay*2, l.cfg.RetryMax)
+	}
+}
+
+func (l *Linker) runOnce(ctx context.Context) error {
+	from, err := LoadCheckpoint(ctx, l.cfg.Store)
+	if err != nil {
+		return err
+	}
+	l.saved.Store(from.Commit)
+	l.streams = map[uuid.UUID]*linkState{}
+	l.pending = map[uuid.UUID][]pendingLink{}
+	l.order, l.nPending = nil, 0
+	l.last, l.lastSave = from, time.Now()
+	if err := l.limitCheckpointStream(ctx); err != nil {
+		l.log.Warn("cannot set $maxCount on the checkpoint stream (it keeps growing)", "stream", CheckpointStream, "err", err)
+	}
+	l.log.Info("audit linker starting", "after", from.String())
+	return l.cfg.Store.SubscribeAll(ctx, from, nil, l.handle)
+}
+
+func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
+	switch d.Kind {
+	case eventstore.DeliveryEvent:
+		cid, ok, err := customerOfRecorded(d.Event)
+		if err != nil {
+			l.skipped.Add(1)
+			l.log.Warn("event not linked to any customer: cannot tell its customer",
+				"stream", d.Event.Stream, "revision", d.Event.Revision, "position", d.Event.Position, "err", err)
+		} else if ok {
+			if _, seen := l.pending[cid]; !seen {
+				l.order = append(l.order, cid)
+			}
+			l.pending[cid] = append(l.pending[cid], pendingLink{stream: d.Event.Stream, revision: d.Event.Revision,
+				position: d.Event.Position, eventID: d.Event.EventID})
+			l.nPending++
+		}
+		l.last = d.Checkpoint
+		if l.live.Load() || l.nPending >= l.cfg.BatchSize {
+			if err := l.flush(ctx); err != nil {
+				return err
+			}
+		}
+		return l.maybeSave(ctx, false)
+	case eventstore.DeliveryCheckpoint:
+		l.last = d.Checkpoint
+		if err := l.flush(ctx); err != nil {
+			return err
+		}
+		return l.maybeSave(ctx, false)
+	case eventstore.DeliveryCaughtUp:
+		if err := l.flush(ctx); err != nil {
+			return err
+		}
+		if !l.live.Swap(true) {
+			l.log.Info("audit linker caught up", "at", l.last.String())
+		}
+		return l.maybeSave(ctx, true)
+	}
+	return nil
+}
+
+// flush appends every pending link.
+func (l *Linker) flush(ctx context.Context) error {
+	for _, cid := range l.order {
+		if err := l.appendLinks(ctx, cid, l.pending[cid]); err != nil {
+			return err
+		}
+	}
+	clear(l.pending)
+	l.order, l.nPending = l.order[:0], 0
+	return nil
+}
+
+// maybeSave writes the checkpoint when it moved and the interval has passed
+// (or force). Every link up to l.last has been appended by then.
+func (l *Linker) maybeSave(ctx context.Context, force bool) error {
+	if l.nPending > 0 || l.last.Commit <= l.saved.Load() {
+		return nil
+	}
+	if !force && time.Since(l.lastSave) < l.cfg.CheckpointInterval {
+		return nil
+	}
+	if err := SaveCheckpoint(ctx, l.cfg.Store, l.last); err != nil {
+		return err
+	}
+	l.saved.Store(l.last.Commit)
+	l.lastSave = time.Now()
+	return nil
+}
+
+// appendLinks appends links to one customer's link stream, skipping those
+// already there (after a restart or another linker), with the stream's
+// expected revision. A wrong expected version (another linker was faster)
+// re-reads the stream's end and tries again.
+func (l *Linker) appendLinks(ctx context.Context, cid uuid.UUID, links []pendingLink) error {
+	stream := HistoryStream(cid)
+	for attempt := 0; ; attempt++ {
+		st, err := l.state(ctx, cid)
+		if err != nil {
+			return err
+		}
+		todo := links
+		for len(todo) > 0 && todo[0].position <= st.lastSource {
+			todo = todo[1:]
+		}
+		if len(todo) == 0 {
+			return nil
+		}
+		events := make([]esdb.EventData, len(todo))
+		for i, k := range todo {
+			meta, _ := json.Marshal(linkMeta{SourcePosition: k.position, SourceEventID: k.eventID.String()})
+			events[i] = esdb.EventData{EventID: linkEventID(k.stream, k.revision), EventType: LinkEventType,
+				ContentType: esdb.ContentTypeBinary, Data: LinkData(k.stream, k.revision), Metadata: meta}
+		}
+		var expected esdb.ExpectedRevision = esdb.NoStream{}
+		if st.rev >= 0 {
+			expected = esdb.Revision(uint64(st.rev))
+		}
+		res, err := l.cfg.Store.Client().AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected}, events...)
+		if err == nil {
+			want := st.rev + int64(len(todo))
+			if int64(res.NextExpectedVersion) == want {
+				st.rev, st.lastSource = want, todo[len(todo)-1].position
+				l.linked.Add(int64(len(todo)))
+			} else {
+				// An idempotent repeat reports the original write: read
+				// the stream's end again next time.
+				delete(l.streams, cid)
+			}
+			return nil
+		}
+		err = storeErr("append links to", stream, err)
+		delete(l.streams, cid)
+		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt < 5 {
+			continue
+		}
+		return err
+	}
+}
+
+// state returns what is known of a customer's link stream, reading its last
+// link when not cached.
+func (l *Linker) state(ctx context.Context, cid uuid.UUID) (*linkState, error) {
+	if st, ok := l.streams[cid]; ok {
+		return st, nil
+	}
+	st, err := readLinkState(ctx, l.cfg.Store, HistoryStream(cid))
+	if err != nil {
+		return nil, err
+	}
+	if len(l.streams) >= maxCachedStreams {
+		clear(l.streams)
+	}
+	l.streams[cid] = st
+	return st, nil
+}
+
+// readLinkState reads the last link of a link stream: its revision and the
+// $all position of its target (from the link's metadata, or by resolving it).
+func readLinkState(ctx context.Context, src Source, stream string) (*linkState, error) {
+	evs, err := readStream(ctx, src, stream, esdb.Backwards, esdb.End{}, 1, true)
+	if errors.Is(err, errStreamNotFound) {
+		return &linkState{rev: -1}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	if len(evs) == 0 {
+		return &linkState{rev: -1}, nil
+	}
+	ev := evs[0]
+	rec := ev.OriginalEvent()
+	st := &linkState{rev: int64(rec.EventNumber)}
+	var m linkMeta
+	if err := json.Unmarshal(rec.UserMetadata, &m); err == nil && m.SourcePosition > 0 {
+		st.lastSource = m.SourcePosition
+		return st, nil
+	}
+	if ev.Link != nil && ev.Event != nil {
+		st.lastSource = ev.Event.Position.Commit
+		return st, nil
+	}
+	return nil, fmt.Errorf("audit: the last event of %s (revision %d) is neither a link with metadata nor a resolvable link", stream, rec.EventNumber)
+}
+
+// limitCheckpointStream keeps only the newest checkpoints.
+func (l *Linker) limitCheckpointStream(ctx context.Context) error {
+	var m esdb.StreamMetadata
+	m.SetMaxCount(16)
+	_, err := l.cfg.Store.Client().SetStreamMetadata(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, m)
+	return err
+}
+
+type checkpointData struct {
+	Commit  uint64 `json:"commit"`
+	Prepare uint64 `json:"prepare"`
+}
+
+// LoadCheckpoint returns the linker's stored checkpoint (zero if none).
+func LoadCheckpoint(ctx context.Context, src Source) (eventstore.Checkpoint, error) {
+	evs, err := readStream(ctx, src, CheckpointStream, esdb.Backwards, esdb.End{}, 1, false)
+	if errors.Is(err, errStreamNotFound) || (err == nil && len(evs) == 0) {
+		return eventstore.Checkpoint{}, nil
+	}
+	if err != nil {
+		return eventstore.Checkpoint{}, err
+	}
+	rec := evs[0].OriginalEvent()
+	var cp checkpointData
+	if err := json.Unmarshal(rec.Data, &cp); err != nil || rec.EventType != CheckpointEventType {
+		return eventstore.Checkpoint{}, fmt.Errorf("audit: %s@%d is not a linker checkpoint (type %q): %v", CheckpointStream, rec.EventNumber, rec.EventType, err)
+	}
+	return eventstore.Checkpoint{Commit: cp.Commit, Prepare: cp.Prepare}, nil
+}
+
+// SaveCheckpoint appends a linker checkpoint.
+func SaveCheckpoint(ctx context.Context, src Source, cp eventstore.Checkpoint) error {
+	data, _ := json.Marshal(checkpointData{Commit: cp.Commit, Prepare: cp.Prepare})
+	_, err := src.Client().AppendToStream(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}},
+		esdb.EventData{EventID: uuid.New(), EventType: CheckpointEventType, ContentType: esdb.ContentTypeJson, Data: data})
+	if err != nil {
+		return storeErr("append to", CheckpointStream, err)
+	}
+	return nil
+}
