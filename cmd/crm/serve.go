@@ -89,6 +89,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		}
 		checks = append(checks, pr.readiness()...)
 		mounts = append(mounts, pr.mount)
+		mounts = append(mounts, mountQueryAPI(keys, store, pr.rdb, logger))
 		metrics = append(metrics, pr.writeMetrics)
 		stopProjector := func() error { return pr.stop(cfg.shutdownTimeout) }
 		prevClose := closeStore

@@ -1,0 +1,261 @@
+package readapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+)
+
+// cursor is a position in a sorted set: the (score, member) of the last
+// item a page returned. Sorted sets order by (score, member), so the next
+// page starts strictly after it whatever was added or removed meanwhile:
+// no item present throughout is skipped or repeated.
+type cursor struct {
+	List   string  // the list it belongs to (a cursor of one list is refused by another)
+	Score  float64 // unused by lexicographic lists
+	Member string
+}
+
+// encodeCursor returns the opaque text form of c.
+func encodeCursor(c cursor) string {
+	raw := "1|" + c.List + "|" + strconv.FormatFloat(c.Score, 'g', -1, 64) + "|" + c.Member
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+var errCursor = errors.New("not a cursor of this list (pass nextCursor of the previous page unchanged)")
+
+// decodeCursor parses a cursor of list.
+func decodeCursor(s, list string) (cursor, error) {
+	if len(s) > 2048 {
+		return cursor{}, errCursor
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(s)
+	if err != nil {
+		return cursor{}, errCursor
+	}
+	f := strings.SplitN(string(raw), "|", 4)
+	if len(f) != 4 || f[0] != "1" || f[1] != list || f[3] == "" {
+		return cursor{}, errCursor
+	}
+	sc, err := strconv.ParseFloat(f[2], 64)
+	if err != nil || sc != sc { // NaN
+		return cursor{}, errCursor
+	}
+	return cursor{List: list, Score: sc, Member: f[3]}, nil
+}
+
+// parseLimit reads ?limit= (1–MaxLimit, default DefaultLimit).
+func (r *request) parseLimit() int {
+	v, ok := r.c.GetQuery("limit")
+	if !ok {
+		return DefaultLimit
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > MaxLimit {
+		r.bad("limit", "must be an integer from 1 to "+strconv.Itoa(MaxLimit))
+		return DefaultLimit
+	}
+	return n
+}
+
+// parseCursor reads ?cursor= of list (nil when absent).
+func (r *request) parseCursor(list string) *cursor {
+	v, ok := r.c.GetQuery("cursor")
+	if !ok || v == "" {
+		return nil
+	}
+	c, err := decodeCursor(v, list)
+	if err != nil {
+		r.bad("cursor", err.Error())
+		return nil
+	}
+	return &c
+}
+
+// parseID reads the :id path parameter, a UUID.
+func (r *request) parseID() string {
+	id, err := uuid.Parse(r.c.Param("id"))
+	if err != nil {
+		r.bad("id", "must be a UUID")
+		return ""
+	}
+	return id.String()
+}
+
+// enum reads an optional query parameter that must be one of allowed.
+func (r *request) enum(name string, allowed ...string) string {
+	v := r.c.Query(name)
+	if v == "" {
+		return ""
+	}
+	for _, a := range allowed {
+		if v == a {
+			return v
+		}
+	}
+	r.bad(name, "must be one of "+strings.Join(allowed, ", "))
+	return ""
+}
+
+// text reads an optional free-text query parameter (at most max bytes).
+func (r *request) text(name string, max int) string {
+	v := strings.TrimSpace(r.c.Query(name))
+	if len(v) > max {
+		r.bad(name, "must be at most "+strconv.Itoa(max)+" bytes")
+		return ""
+	}
+	if strings.ContainsAny(v, "\x00\r\n") {
+		r.bad(name, "must not contain control characters")
+		return ""
+	}
+	return v
+}
+
+// zlist reads a sorted set in order, page by page.
+type zlist struct {
+	rdb  redis.Cmdable
+	key  string // full key
+	desc bool   // highest score first
+	lex  bool   // all scores equal: order by member (ZRANGE BYLEX)
+}
+
+// after returns up to n members strictly after cur (from the start when
+// cur is nil), in the list's order.
+func (z zlist) after(ctx context.Context, cur *cursor, n int) ([]redis.Z, error) {
+	if z.lex {
+		start := "-"
+		if cur != nil {
+			start = "(" + cur.Member
+		}
+		ms, err := z.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: z.key, Start: start, Stop: "+", ByLex: true, Count: int64(n)}).Result()
+		if err != nil {
+			return nil, err
+		}
+		out := make([]redis.Z, len(ms))
+		for i, m := range ms {
+			out[i] = redis.Z{Member: m}
+		}
+		return out, nil
+	}
+	if cur == nil {
+		return z.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: z.key, Start: 0, Stop: n - 1, Rev: z.desc}).Result()
+	}
+	from := strconv.FormatFloat(cur.Score, 'g', -1, 64)
+	args := redis.ZRangeArgs{Key: z.key, Start: from, Stop: "+inf", ByScore: true, Count: int64(n)}
+	if z.desc {
+		args.Start, args.Stop, args.Rev = from, "-inf", true
+	}
+	var out []redis.Z
+	for len(out) < n {
+		zs, err := z.rdb.ZRangeArgsWithScores(ctx, args).Result()
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range zs {
+			member, _ := m.Member.(string)
+			if m.Score == cur.Score && (!z.desc && member <= cur.Member || z.desc && member >= cur.Member) {
+				continue // at or before the cursor among equal scores
+			}
+			out = append(out, m)
+		}
+		if len(zs) < int(args.Count) {
+			break
+		}
+		args.Offset += int64(len(zs))
+	}
+	if len(out) > n {
+		out = out[:n]
+	}
+	return out, nil
+}
+
+// maxScan bounds the members one filtered page inspects; a page that
+// finds fewer matches within it ends early with a nextCursor.
+const maxScan = 5000
+
+// page collects up to limit items from z after cur. keep loads a batch
+// of members and returns, for each, the item to return (nil = filtered
+// out). It returns the items and the cursor of the next page (nil on the
+// last page).
+func page(ctx context.Context, z zlist, list string, cur *cursor, limit int,
+	keep func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error)) ([]json.RawMessage, *cursor, error) {
+	items := make([]json.RawMessage, 0, limit)
+	var lastOf []redis.Z // members of the returned items, for the cursor
+	scanned := 0
+	batch := limit + 1
+	for {
+		zs, err := z.after(ctx, cur, batch)
+		if err != nil {
+			return nil, nil, err
+		}
+		kept, err := keep(ctx, zs)
+		if err != nil {
+			return nil, nil, err
+		}
+		for i, it := range kept {
+			if it == nil {
+				continue
+			}
+			if len(items) == limit { // one more exists: this page is full
+				next := toCursor(list, lastOf[len(lastOf)-1])
+				return items, &next, nil
+			}
+			items = append(items, it)
+			lastOf = append(lastOf, zs[i])
+		}
+		scanned += len(zs)
+		if len(zs) < batch {
+			return items, nil, nil
+		}
+		last := toCursor(list, zs[len(zs)-1])
+		cur = &last
+		if scanned >= maxScan {
+			if len(items) > 0 && len(items) == limit {
+				next := toCursor(list, lastOf[len(lastOf)-1])
+				return items, &next, nil
+			}
+			return items, cur, nil
+		}
+		batch = min(max(2*batch, 64), 1000)
+	}
+}
+
+func toCursor(list string, z redis.Z) cursor {
+	m, _ := z.Member.(string)
+	return cursor{List: list, Score: z.Score, Member: m}
+}
+
+// listBody renders {items, nextCursor}.
+func listBody(items []json.RawMessage, next *cursor, extra ...string) []byte {
+	n := 32
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"items":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, `],"nextCursor":`...)
+	if next == nil {
+		b = append(b, "null"...)
+	} else {
+		b = strconv.AppendQuote(b, encodeCursor(*next))
+	}
+	for i := 0; i+1 < len(extra); i += 2 {
+		b = append(b, ',')
+		b = strconv.AppendQuote(b, extra[i])
+		b = append(b, ':')
+		b = append(b, extra[i+1]...)
+	}
+	return append(b, '}')
+}
