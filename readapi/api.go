@@ -292,6 +292,9 @@ func (a *api) passed(ctx context.Context, p projections.Projection, cp eventstor
 			if !e.IsSystem() && p.Handles(e.Type) {
 				return false, nil
 			}
+			if e.Position == minPos {
+				return true, nil
+			}
 		}
 		if len(evs) < 256 {
 			return false, nil // minPos is beyond the head of $all
