@@ -1,0 +1,551 @@
+package churn_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-es/crm/commands"
+	"github.com/crm-es/crm/domain"
+	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/redistest"
+	"github.com/crm-es/crm/projections"
+	"github.com/crm-es/crm/projections/churn"
+)
+
+// env is a real embedded event store, a real redis-server and the command
+// handlers with a settable clock (the business time of what they record).
+type env struct {
+	store *eventstore.Store
+	r     *redistest.Server
+	h     *commands.Handlers
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func newEnv(t *testing.T) *env {
+	t.Helper()
+	e := &env{r: redistest.Start(t), now: time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC)}
+	store, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = store.Close() })
+	e.store = store
+	e.h = commands.New(commands.Config{Store: store, Now: e.clock})
+	return e
+}
+
+func (e *env) clock() time.Time { e.mu.Lock(); defer e.mu.Unlock(); return e.now }
+
+func (e *env) setClock(t time.Time) { e.mu.Lock(); e.now = t; e.mu.Unlock() }
+
+var admin = commands.Options{Actor: commands.Actor{UserID: "admin", Roles: []string{"admin"}}}
+
+// register registers a customer at the clock's time.
+func (e *env) register(t *testing.T, name, owner string) uuid.UUID {
+	t.Helper()
+	res, err := e.h.RegisterCustomer(context.Background(), admin, commands.RegisterCustomer{
+		RegisterCustomer: domain.RegisterCustomer{Profile: domain.Profile{Name: name}, OwnerID: owner}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uuid.MustParse(res.ID)
+}
+
+// order places an order of amount at at.
+func (e *env) order(t *testing.T, id uuid.UUID, at time.Time, amount int64) {
+	t.Helper()
+	_, err := e.h.PlaceOrder(context.Background(), admin, commands.PlaceOrder{PlaceOrder: domain.PlaceOrder{
+		CustomerID: id, OrderedAt: at, Currency: "GBP",
+		Lines: []domain.OrderLine{{SKU: "SKU-1", Quantity: domain.DecimalFromInt(1), UnitPrice: domain.DecimalFromInt(amount)}}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// monthly places one order a month from first through last (inclusive).
+func (e *env) monthly(t *testing.T, id uuid.UUID, first, last time.Time) {
+	t.Helper()
+	for at := first; !at.After(last); at = at.AddDate(0, 1, 0) {
+		e.order(t, id, at, 250)
+	}
+}
+
+// project runs the churn projection on rdb until the test ends.
+func (e *env) project(t *testing.T, rdb *redis.Client) (*projections.Runtime, context.CancelFunc, chan struct{}) {
+	t.Helper()
+	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: e.store, Redis: rdb, Codec: commands.NewCodec(),
+		Projections: []projections.Projection{churn.Projection{}}, LeaseTTL: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { defer close(done); _ = rt.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	return rt, cancel, done
+}
+
+// caughtUp waits until rt's churn projection serves a generation that has
+// passed the store's head.
+func (e *env) caughtUp(t *testing.T, rt *projections.Runtime) {
+	t.Helper()
+	head, err := e.store.Head(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		sts, err := rt.Status(context.Background())
+		if err == nil && len(sts) == 1 && sts[0].Active != "" && sts[0].Building == "" && sts[0].Checkpoint >= head.Commit {
+			if sts[0].Parked != 0 {
+				t.Fatalf("%d events parked: %+v", sts[0].Parked, sts[0])
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("churn projection not caught up with %d within 30 s: %+v (%v)", head.Commit, sts, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dump returns every key of the churn projection's served generation.
+func dump(t *testing.T, rdb *redis.Client) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	prefix, ok, err := projections.ActivePrefix(ctx, rdb, churn.ProjectionName)
+	if err != nil || !ok {
+		t.Fatalf("no active churn generation (%v)", err)
+	}
+	out := map[string]string{}
+	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
+	for iter.Next(ctx) {
+		k := iter.Val()
+		var v string
+		switch typ := rdb.Type(ctx, k).Val(); typ {
+		case "string":
+			v = rdb.Get(ctx, k).Val()
+		case "zset":
+			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+				v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
+			}
+		default:
+			t.Fatalf("%s: unexpected type %s", k, typ)
+		}
+		out[strings.TrimPrefix(k, prefix)] = v
+	}
+	if err := iter.Err(); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// TestSignalsProjectionDeterministic: the signals read model after a
+// projector restart in the middle of an import, and after replaying the
+// whole log over the existing keys (checkpoint moved back to the start),
+// equals a clean build.
+func TestSignalsProjectionDeterministic(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	_, cancel1, done1 := e.project(t, e.r.Client)
+	imported := make(chan error, 1)
+	go func() {
+		f, err := os.Open("../../importer/testdata/online-retail-slice.csv")
+		if err != nil {
+			imported <- err
+			return
+		}
+		defer f.Close()
+		_, err = importer.ImportOnlineRetail(ctx, e.store, f, importer.Options{Workers: 4})
+		imported <- err
+	}()
+	// CRM events beside the orders: profile, owner, complaints, feedback.
+	e.setClock(time.Date(2011, 6, 1, 9, 0, 0, 0, time.UTC))
+	id := e.register(t, "Old Name", "rep-1")
+	if _, err := e.h.ChangeCustomerProfile(ctx, admin, id, domain.ProfileChange{Name: ptr("New Name")}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.AssignCustomerOwner(ctx, admin, id, "rep-2"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.h.LogInteraction(ctx, admin, id, "", domain.Interaction{Channel: "call", OccurredAt: e.clock(), Summary: "call"}); err != nil {
+		t.Fatal(err)
+	}
+	// More customers with orders and complaints; the projector restarts
+	// halfway through.
+	for i := range 16 {
+		if i == 8 {
+			cancel1()
+			<-done1
+			_, cancel1, done1 = e.project(t, e.r.Client)
+		}
+		c := e.register(t, fmt.Sprintf("Customer %d", i), fmt.Sprintf("rep-%d", i%3))
+		e.monthly(t, c, time.Date(2011, 1, 5, 0, 0, 0, 0, time.UTC).AddDate(0, i%5, 0), time.Date(2011, 9, 5, 0, 0, 0, 0, time.UTC))
+		if i%4 == 0 {
+			if _, err := e.h.OpenServiceRequest(ctx, admin, commands.OpenServiceRequest{OpenServiceRequest: domain.OpenServiceRequest{
+				CustomerID: c, Type: domain.ServiceComplaint, Title: "late", Request: "the parcel is late"}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	cancel1() // and again in the middle of the import
+	<-done1
+	rt, cancel2, done2 := e.project(t, e.r.Client)
+	if err := <-imported; err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+
+	clean := e.r.NewClient(1)
+	rtClean, _, _ := e.project(t, clean)
+	e.caughtUp(t, rtClean)
+	want := dump(t, clean)
+	if n := len(want); n < 20 {
+		t.Fatalf("only %d keys in the clean build", n)
+	}
+	if diff := cmp.Diff(want, dump(t, e.r.Client)); diff != "" {
+		t.Errorf("after a restart (-clean +restarted):\n%s", diff)
+	}
+
+	// Replay every event over the existing keys: stop, move the served
+	// generation's checkpoint back to the start, run again.
+	cancel2()
+	<-done2
+	gen, err := e.r.Client.Get(ctx, projections.AliasKey(churn.ProjectionName)).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpKey := "crm:" + churn.ProjectionName + ":meta:gen:" + gen + ":checkpoint"
+	if err := e.r.Client.Set(ctx, cpKey, fmt.Sprintf("%020d:%020d", 0, 0), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	rt3, _, _ := e.project(t, e.r.Client)
+	e.caughtUp(t, rt3)
+	if diff := cmp.Diff(want, dump(t, e.r.Client)); diff != "" {
+		t.Errorf("after replaying the log over the keys (-clean +replayed):\n%s", diff)
+	}
+
+	doc, ok, err := churn.ReadSignals(ctx, e.r.Client, id.String())
+	if err != nil || !ok {
+		t.Fatalf("ReadSignals: %v %v", ok, err)
+	}
+	if doc.Name != "New Name" || doc.OwnerID != "rep-2" || doc.Signals.Interactions != 1 || doc.Signals.Status != domain.CustomerStatusActive {
+		t.Errorf("signals document: %+v", doc)
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func asDomain(err error, de **domain.Error) bool { return errors.As(err, de) }
+
+// warner is the production adapter's shape over the real command handlers.
+type warner struct{ h *commands.Handlers }
+
+func (w warner) WarnChurn(ctx context.Context, id uuid.UUID, cw domain.ChurnWarning, key string) (bool, error) {
+	res, err := w.h.WarnChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer"}, IdempotencyKey: key}, id, cw)
+	return res.Changed && !res.Replayed, err
+}
+
+// warnings returns the ChurnWarningRaised events of a customer's stream.
+func (e *env) warnings(t *testing.T, id uuid.UUID) []domain.ChurnWarningRaised {
+	t.Helper()
+	evs, _, err := e.store.LoadStream(context.Background(), domain.CustomerStream(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	codec := commands.NewCodec()
+	var out []domain.ChurnWarningRaised
+	for _, ev := range evs {
+		if ev.Type != domain.TypeChurnWarningRaised {
+			continue
+		}
+		d, err := codec.DecodeRecorded(ev)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, derefWarning(d))
+	}
+	return out
+}
+
+func derefWarning(v any) domain.ChurnWarningRaised {
+	switch w := v.(type) {
+	case domain.ChurnWarningRaised:
+		return w
+	case *domain.ChurnWarningRaised:
+		return *w
+	}
+	panic(fmt.Sprintf("not a warning: %T", v))
+}
+
+func (e *env) scorer(t *testing.T, now *time.Time, months int) *churn.Scorer {
+	t.Helper()
+	var mu sync.Mutex
+	s, err := churn.NewScorer(churn.ScorerConfig{Redis: e.r.Client, Warner: warner{e.h}, RuleMonths: months,
+		Now: func() time.Time { mu.Lock(); defer mu.Unlock(); return *now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func scoreAll(t *testing.T, s *churn.Scorer) churn.PassStats {
+	t.Helper()
+	st, ok, err := s.ScoreAll(context.Background())
+	if err != nil || !ok || st.Failed != 0 {
+		t.Fatalf("ScoreAll: %+v ok=%v err=%v", st, ok, err)
+	}
+	return st
+}
+
+func readRisk(t *testing.T, rdb *redis.Client, id uuid.UUID) churn.Risk {
+	t.Helper()
+	r, ok, err := churn.ReadRisk(context.Background(), rdb, id.String())
+	if err != nil || !ok {
+		t.Fatalf("ReadRisk %s: found=%v err=%v", id, ok, err)
+	}
+	return r
+}
+
+// TestScorerAndWarnings: the scorer writes explained scores and rankings,
+// warns a customer crossing into high exactly once per day (scorer run
+// twice, two scorers at once), warns by the N-month rule, and never warns
+// an at-risk customer again.
+func TestScorerAndWarnings(t *testing.T) {
+	e := newEnv(t)
+	rt, _, _ := e.project(t, e.r.Client)
+
+	e.setClock(time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC))
+	steady := e.register(t, "Steady", "rep-1")
+	fading := e.register(t, "Fading", "rep-1")
+	e.monthly(t, steady, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 12, 10, 0, 0, 0, 0, time.UTC))
+	e.monthly(t, fading, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 12, 10, 0, 0, 0, 0, time.UTC))
+	e.caughtUp(t, rt)
+
+	// Day 1: nobody is high yet, no rule fires (last orders within 6 months).
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	s := e.scorer(t, &now, 0)
+	if st := scoreAll(t, s); st.Scored != 2 || st.Warned != 0 {
+		t.Fatalf("day 1: %+v", st)
+	}
+	r := readRisk(t, e.r.Client, fading)
+	if r.Band == churn.BandHigh || r.Name != "Fading" || r.OwnerID != "rep-1" || r.Status != domain.CustomerStatusActive || !r.ScoredAt.Equal(now) {
+		t.Fatalf("fading on day 1: %+v", r)
+	}
+	sum := 0.0
+	for _, reason := range r.Reasons {
+		if reason.Signal == "" || reason.Detail == "" {
+			t.Errorf("reason without signal or detail: %+v", reason)
+		}
+		sum += reason.Contribution
+	}
+	if d := sum - r.Value; r.Value > 0 && r.Value < 100 && (d > 0.05 || d < -0.05) {
+		t.Errorf("contributions sum to %.1f, value %.1f", sum, r.Value)
+	}
+
+	// A year after its last order the fading customer has crossed into
+	// high: one warning, even when the scorer runs twice and two scorers
+	// run at once.
+	now = time.Date(2026, 12, 20, 12, 0, 0, 0, time.UTC)
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Add(1)
+		go func() { defer wg.Done(); scoreAll(t, e.scorer(t, &now, 0)) }()
+	}
+	wg.Wait()
+	scoreAll(t, s)
+	ws := e.warnings(t, fading)
+	if len(ws) != 1 || ws[0].Why != domain.ChurnWhyScore || ws[0].Score == nil || *ws[0].Score < churn.HighFrom || len(ws[0].Signals) == 0 {
+		t.Fatalf("fading's warnings: %+v", ws)
+	}
+	if r := readRisk(t, e.r.Client, fading); r.Band != churn.BandHigh {
+		t.Errorf("fading on day 2: %+v", r)
+	}
+	if r := readRisk(t, e.r.Client, steady); r.Band == churn.BandHigh || r.Rule.Fires {
+		t.Errorf("steady on day 2: %+v", r)
+	}
+
+	// The warning reached the signals: at risk; the next day nothing more.
+	e.caughtUp(t, rt)
+	now = now.AddDate(0, 0, 1)
+	scoreAll(t, s)
+	if r := readRisk(t, e.r.Client, fading); r.Status != domain.CustomerStatusAtRisk {
+		t.Errorf("fading after its warning: status %s", r.Status)
+	}
+	if ws := e.warnings(t, fading); len(ws) != 1 {
+		t.Errorf("at-risk customer warned again: %d warnings", len(ws))
+	}
+	if ws := e.warnings(t, steady); len(ws) != 0 {
+		t.Errorf("steady customer warned: %+v", ws)
+	}
+}
+
+// TestRuleWarning: the N-month rule warns an active customer that is not
+// high (here N = 1: the last order 41 days ago, a customer for two years).
+func TestRuleWarning(t *testing.T) {
+	e := newEnv(t)
+	rt, _, _ := e.project(t, e.r.Client)
+	quiet := e.register(t, "Quiet", "rep-2")
+	fresh := e.register(t, "Fresh", "rep-2")
+	e.monthly(t, quiet, time.Date(2025, 11, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 12, 10, 0, 0, 0, 0, time.UTC))
+	e.order(t, fresh, time.Date(2026, 1, 15, 0, 0, 0, 0, time.UTC), 100)
+	e.caughtUp(t, rt)
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	if st := scoreAll(t, e.scorer(t, &now, 1)); st.Warned != 1 {
+		t.Errorf("warned %d, want 1", st.Warned)
+	}
+	rq := readRisk(t, e.r.Client, quiet)
+	ws := e.warnings(t, quiet)
+	if !rq.Rule.Fires || rq.Rule.Months != 1 || rq.Band == churn.BandHigh || len(ws) != 1 {
+		t.Fatalf("quiet: risk %+v, warnings %+v", rq, ws)
+	}
+	if ws[0].Why != domain.ChurnWhyRule || ws[0].Score != nil {
+		t.Errorf("quiet warned for %q (score %v), want rule", ws[0].Why, ws[0].Score)
+	}
+	if got := ws[0].Signals[len(ws[0].Signals)-1]; got.Signal != churn.SignalRule || got.Detail == "" {
+		t.Errorf("rule warning's last signal: %+v", got)
+	}
+	if ws := e.warnings(t, fresh); len(ws) != 0 {
+		t.Errorf("fresh customer warned: %+v", ws)
+	}
+}
+
+// TestListRisks: ranking, filters, stable cursor paging and the report.
+func TestListRisks(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, _, _ := e.project(t, e.r.Client)
+	e.setClock(time.Date(2024, 1, 1, 9, 0, 0, 0, time.UTC))
+	var ids []uuid.UUID
+	for i := range 23 {
+		id := e.register(t, fmt.Sprintf("C%02d", i), []string{"rep-a", "rep-b", ""}[i%3])
+		// Different histories give different scores; some tie.
+		last := time.Date(2025, 12, 1, 0, 0, 0, 0, time.UTC).AddDate(0, -2*(i%8), 0)
+		e.monthly(t, id, last.AddDate(0, -(i%4), 0), last)
+		ids = append(ids, id)
+	}
+	e.caughtUp(t, rt)
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	s, err := churn.NewScorer(churn.ScorerConfig{Redis: e.r.Client, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	scoreAll(t, s)
+
+	all := map[string]churn.Risk{}
+	for _, id := range ids {
+		all[id.String()] = readRisk(t, e.r.Client, id)
+	}
+	ranked := func(band churn.Band, owner string) []string {
+		var out []churn.Risk
+		for _, r := range all {
+			if (band == "" || r.Band == band) && (owner == "" || r.OwnerID == owner) {
+				out = append(out, r)
+			}
+		}
+		sort.Slice(out, func(i, j int) bool {
+			if out[i].Value != out[j].Value {
+				return out[i].Value > out[j].Value
+			}
+			return out[i].CustomerID < out[j].CustomerID
+		})
+		var ids []string
+		for _, r := range out {
+			ids = append(ids, r.CustomerID)
+		}
+		return ids
+	}
+	page := func(band churn.Band, owner string, limit int) []string {
+		var got []string
+		cursor := ""
+		for range 100 {
+			items, next, err := churn.ListRisks(ctx, e.r.Client, band, owner, cursor, limit)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(items) > limit || (next != "" && len(items) != limit) {
+				t.Fatalf("page of %d with next %q (limit %d)", len(items), next, limit)
+			}
+			for _, r := range items {
+				got = append(got, r.CustomerID)
+			}
+			if next == "" {
+				return got
+			}
+			cursor = next
+		}
+		t.Fatal("paging does not end")
+		return nil
+	}
+	bands := map[churn.Band]int{}
+	for _, r := range all {
+		bands[r.Band]++
+	}
+	for _, tc := range []struct {
+		band  churn.Band
+		owner string
+		limit int
+	}{
+		{"", "", 7}, {"", "", 23}, {"", "", 200}, {"", "rep-a", 2}, {churn.BandHigh, "", 3},
+		{churn.BandMedium, "", 1}, {churn.BandLow, "", 5}, {churn.BandHigh, "rep-b", 2}, {"", "nobody", 5},
+	} {
+		t.Run(fmt.Sprintf("%s-%s-%d", tc.band, tc.owner, tc.limit), func(t *testing.T) {
+			want := ranked(tc.band, tc.owner)
+			if diff := cmp.Diff(want, page(tc.band, tc.owner, tc.limit)); diff != "" {
+				t.Errorf("(-want +got):\n%s", diff)
+			}
+		})
+	}
+	if len(bands) < 2 {
+		t.Errorf("all customers in one band: %v", bands)
+	}
+
+	// Bad input names the field.
+	for _, tc := range []struct {
+		band   churn.Band
+		cursor string
+		limit  int
+		field  string
+	}{
+		{"extreme", "", 10, "band"}, {"", "", 0, "limit"}, {"", "", 201, "limit"},
+		{"", "garbage", 10, "cursor"}, {"", "1001:" + ids[0].String(), 10, "cursor"},
+	} {
+		_, _, err := churn.ListRisks(ctx, e.r.Client, tc.band, "", tc.cursor, tc.limit)
+		var de *domain.Error
+		if !asDomain(err, &de) || de.Kind != domain.KindInvalid || len(de.Fields) != 1 || de.Fields[0].Field != tc.field {
+			t.Errorf("%+v: %v, want invalid %s", tc, err, tc.field)
+		}
+	}
+
+	rep, err := churn.ReadRiskReport(ctx, e.r.Client)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Scored != 23 || rep.Bands.Low+rep.Bands.Medium+rep.Bands.High != 23 || rep.Bands.High != int64(bands[churn.BandHigh]) ||
+		rep.Rule.Months != churn.DefaultRuleMonths || rep.ScoredAt == nil || !rep.ScoredAt.Equal(now) {
+		t.Errorf("report: %+v (bands %v)", rep, bands)
+	}
+	firing := 0
+	for _, r := range all {
+		if r.Rule.Fires {
+			firing++
+		}
+	}
+	if rep.Rule.Firing != int64(firing) || firing == 0 {
+		t.Errorf("rule firing %d, want %d (> 0)", rep.Rule.Firing, firing)
+	}
+}
