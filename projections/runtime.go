@@ -74,6 +74,7 @@ type Runtime struct {
 	cfg     RuntimeConfig
 	sc      *scripts
 	decoded *decodeCache
+	catchUp *catchUp
 	log     *slog.Logger
 	workers []*worker
 }
@@ -122,6 +123,14 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 		w.st.state = StateStopped
 		rt.workers = append(rt.workers, w)
 	}
+	rt.catchUp = newCatchUp(cfg.Store.ReadAll, cfg.Codec.DecodeRecorded, func(t string) bool {
+		for _, w := range rt.workers {
+			if w.p.Handles(t) {
+				return true
+			}
+		}
+		return false
+	})
 	return rt, nil
 }
 

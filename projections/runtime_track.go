@@ -65,6 +65,9 @@ func (t *track) run(ctx context.Context) error {
 	t.cache.complete = t.build && !t.expect
 	t.newBatch()
 	t.w.log.Debug("track starting", "generation", t.gen, "build", t.build, "from", t.committed.String())
+	if err := t.catchUpPages(ctx); err != nil {
+		return err
+	}
 
 	sctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -130,6 +133,45 @@ func (t *track) run(ctx context.Context) error {
 				timer.Reset(cfg.BatchWait)
 				armed = true
 			}
+		}
+	}
+}
+
+// catchUpPages brings the track close to the head through the shared
+// catch-up pages (see catchUp): one commit per page. It returns once a
+// page reached the head; the subscription then continues from the
+// committed checkpoint.
+func (t *track) catchUpPages(ctx context.Context) error {
+	r := t.w.rt.catchUp.join(t.committed)
+	defer r.leave()
+	for {
+		pg, err := r.next(ctx)
+		if err != nil {
+			return err
+		}
+		for i := range pg.events {
+			pe := &pg.events[i]
+			rec := pe.rec
+			if rec.IsSystem() || !t.w.p.Handles(rec.Type) {
+				continue
+			}
+			cp := rec.Checkpoint()
+			d := delivery{Delivery: eventstore.Delivery{Kind: eventstore.DeliveryEvent, Event: rec, Checkpoint: cp},
+				handled: true, value: pe.value, err: pe.err}
+			if err := t.apply(ctx, d); err != nil {
+				return err
+			}
+			t.pending = cp
+			t.n++
+		}
+		if pg.end.Commit > t.pending.Commit {
+			t.pending = pg.end
+		}
+		if err := t.flush(ctx); err != nil {
+			return err
+		}
+		if pg.head {
+			return nil
 		}
 	}
 }

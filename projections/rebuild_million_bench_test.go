@@ -1,0 +1,451 @@
+package projections_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/crm-es/crm/commands"
+	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/redistest"
+	"github.com/crm-es/crm/projections"
+	"github.com/crm-es/crm/projections/readmodels"
+)
+
+// BenchmarkRebuildMillion builds a store of at least 1,000,000 events (the
+// Online Retail import, replicated with fresh ids: every UUID in stream
+// names, data and metadata is mapped to a new one per replica, one
+// customer's events appended in their original order), then measures in
+// the same run:
+//
+//   - raw-all-events/s: a plain $all read through the client (the ceiling);
+//   - redis-set/s: redis-benchmark -P 16 -t set against the same redis-server;
+//   - rebuild-events/s: every read model built together from the start of
+//     $all into an empty Redis by the Runtime (until every projection is
+//     live with no lag);
+//   - peak-rss-MB: VmHWM of this process over the rebuild (reset before it
+//     with clear_refs). The process holds the projector and the embedded
+//     event store server it reads from, so the figure is an upper bound of
+//     the projector's own peak.
+//
+// CRM_BENCH_EVENTS overrides the event count (default 1,000,000);
+// CRM_BENCH_ONLINE_RETAIL names the source file; CRM_BENCH_REBUILD_PROFILE
+// writes a CPU profile of the rebuild phase alone.
+func BenchmarkRebuildMillion(b *testing.B) {
+	path := os.Getenv("CRM_BENCH_ONLINE_RETAIL")
+	if path == "" {
+		path = filepath.Join("..", "..", "shared", "datasets", "online-retail.csv.gz")
+	}
+	if _, err := os.Stat(path); err != nil {
+		b.Skipf("the Online Retail file is not at %s (set CRM_BENCH_ONLINE_RETAIL): %v", path, err)
+	}
+	want := 1_000_000
+	if s := os.Getenv("CRM_BENCH_EVENTS"); s != "" {
+		n, err := strconv.Atoi(s)
+		if err != nil || n < 1 {
+			b.Fatalf("CRM_BENCH_EVENTS=%q: want a positive event count", s)
+		}
+		want = n
+	}
+	ctx := context.Background()
+	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: b.TempDir()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer store.Close()
+
+	start := time.Now()
+	total, bytes := buildReplicatedStore(b, ctx, store, path, want)
+	head, err := store.Head(ctx)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("store: %d events (%.0f MB of data and metadata) built in %s", total, float64(bytes)/1e6, time.Since(start).Round(time.Second))
+
+	// (a) Raw $all read through the client.
+	stop := cpuProfile(b, "CRM_BENCH_RAW_PROFILE")
+	raw := rawReadRate(b, ctx, store, total)
+	stop()
+
+	r := redistest.Start(b)
+	// (b) redis-benchmark SET rate against the same redis-server.
+	setRate, setOK := redisSetRate(b, r.Addr())
+	r.FlushAll()
+
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		r.FlushAll()
+		runtime.GC()
+		resetPeakRSS(b)
+		stop := cpuProfile(b, "CRM_BENCH_REBUILD_PROFILE")
+		el := rebuildAll(b, ctx, store, r, head)
+		stop()
+		rss := peakRSS(b)
+		rate := float64(total) / el.Seconds()
+		b.ReportMetric(rate, "rebuild-events/s")
+		b.ReportMetric(raw, "raw-all-events/s")
+		if setOK {
+			b.ReportMetric(setRate, "redis-set/s")
+		}
+		b.ReportMetric(rss/1e6, "peak-rss-MB")
+		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); peak RSS %.0f MB (projector + embedded store)",
+			len(readmodels.All()), total, el.Round(time.Millisecond), rate, rate/raw, rss/1e6)
+	}
+}
+
+// cpuProfile starts a CPU profile into the file named by the environment
+// variable env (none when unset); the returned func stops it.
+func cpuProfile(b *testing.B, env string) func() {
+	b.Helper()
+	p := os.Getenv(env)
+	if p == "" {
+		return func() {}
+	}
+	f, err := os.Create(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
+}
+
+// rebuildAll runs the real read models from an empty Redis until every
+// projection is served and has no lag at head.
+func rebuildAll(b *testing.B, ctx context.Context, store *eventstore.Store, r *redistest.Server, head eventstore.Checkpoint) time.Duration {
+	b.Helper()
+	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
+		Projections: readmodels.All(), Logger: benchLogger()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	start := time.Now()
+	go func() { defer close(done); _ = rt.Run(rctx) }()
+	defer func() { cancel(); <-done }()
+	for {
+		if rt.Ready(ctx) == nil {
+			sts, err := rt.Status(ctx)
+			ok := err == nil
+			for _, s := range sts {
+				ok = ok && s.LagEvents == 0 && s.Head >= head.Commit && s.Parked == 0
+				if s.Parked > 0 {
+					b.Fatalf("projection %s parked %d events: %s", s.Name, s.Parked, s.LastError)
+				}
+			}
+			if ok {
+				return time.Since(start)
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func rawReadRate(b *testing.B, ctx context.Context, store *eventstore.Store, total int) float64 {
+	b.Helper()
+	start := time.Now()
+	var after eventstore.Checkpoint
+	n := 0
+	for {
+		evs, err := store.ReadAll(ctx, after, 4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range evs {
+			if !e.IsSystem() {
+				n++
+			}
+		}
+		if len(evs) < 4096 {
+			break
+		}
+		after = evs[len(evs)-1].Checkpoint()
+	}
+	if n != total {
+		b.Fatalf("raw read: %d events, want %d", n, total)
+	}
+	rate := float64(n) / time.Since(start).Seconds()
+	b.Logf("raw $all read through the client: %d events at %.0f events/s", n, rate)
+	return rate
+}
+
+// redisSetRate runs redis-benchmark -P 16 -t set -n 1000000 -q against
+// addr and returns its SET requests per second (false when the binary is
+// missing: it ships with the redis-tools / redis-server packages).
+func redisSetRate(b *testing.B, addr string) (float64, bool) {
+	b.Helper()
+	bin, err := exec.LookPath("redis-benchmark")
+	if err != nil {
+		b.Log("redis-benchmark is not installed (apt-get install redis-tools): the Redis SET ceiling is not reported")
+		return 0, false
+	}
+	host, port, _ := strings.Cut(addr, ":")
+	out, err := exec.Command(bin, "-h", host, "-p", port, "-P", "16", "-t", "set", "-n", "1000000", "-q").CombinedOutput()
+	if err != nil {
+		b.Fatalf("redis-benchmark: %v: %s", err, out)
+	}
+	rate, err := parseRedisBenchmark(out)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("redis-benchmark -P 16 -t set: %.0f SET/s", rate)
+	return rate, true
+}
+
+var redisBenchSet = regexp.MustCompile(`SET: (?:.*\r)?\s*([0-9.]+) requests per second`)
+
+// parseRedisBenchmark reads the SET rate out of redis-benchmark -q output
+// ("SET: 1234567.50 requests per second, p50=0.567 msec"; progress lines
+// end with \r).
+func parseRedisBenchmark(out []byte) (float64, error) {
+	var last []byte
+	sc := bufio.NewScanner(bytes.NewReader(out))
+	sc.Split(func(data []byte, atEOF bool) (int, []byte, error) {
+		if i := bytes.IndexAny(data, "\r\n"); i >= 0 {
+			return i + 1, data[:i], nil
+		}
+		if atEOF && len(data) > 0 {
+			return len(data), data, nil
+		}
+		return 0, nil, nil
+	})
+	for sc.Scan() {
+		if m := redisBenchSet.FindSubmatch(sc.Bytes()); m != nil {
+			last = m[1]
+		}
+	}
+	if last == nil {
+		return 0, fmt.Errorf("redis-benchmark printed no SET rate: %q", out)
+	}
+	return strconv.ParseFloat(string(last), 64)
+}
+
+func TestParseRedisBenchmark(t *testing.T) {
+	tests := []struct {
+		name string
+		out  string
+		want float64
+		ok   bool
+	}{
+		{"quiet", "SET: 1234567.50 requests per second, p50=0.567 msec\n", 1234567.5, true},
+		{"progress then result", "SET: rps=100000.0 (overall: 99000.0) avg_msec=1.0 (overall: 1.0)\rSET: 812347.69 requests per second, p50=0.879 msec                    \n", 812347.69, true},
+		{"old format", "SET: 450000.00 requests per second\n", 450000, true},
+		{"error", "Could not connect to Redis at 127.0.0.1:1: Connection refused\n", 0, false},
+		{"empty", "", 0, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseRedisBenchmark([]byte(tt.out))
+			if (err == nil) != tt.ok {
+				t.Fatalf("err = %v, want ok=%v", err, tt.ok)
+			}
+			if got != tt.want {
+				t.Errorf("rate = %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func FuzzParseRedisBenchmark(f *testing.F) {
+	f.Add([]byte("SET: 1234567.50 requests per second, p50=0.567 msec\n"))
+	f.Add([]byte("SET: rps=1\rSET: 2 requests per second\n"))
+	f.Fuzz(func(t *testing.T, out []byte) {
+		rate, err := parseRedisBenchmark(out)
+		if err == nil && rate < 0 {
+			t.Errorf("negative rate %v from %q", rate, out)
+		}
+	})
+}
+
+// resetPeakRSS resets VmHWM of this process to its current RSS.
+func resetPeakRSS(b *testing.B) {
+	b.Helper()
+	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
+		b.Logf("cannot reset the peak RSS (%v): peak-rss-MB covers the whole run", err)
+	}
+}
+
+// peakRSS reads VmHWM (bytes) of this process.
+func peakRSS(b *testing.B) float64 {
+	b.Helper()
+	data, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		b.Fatalf("peak RSS: %v", err)
+	}
+	for line := range strings.Lines(string(data)) {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
+			if err != nil {
+				b.Fatalf("peak RSS: %q: %v", line, err)
+			}
+			return kb * 1024
+		}
+	}
+	b.Fatal("peak RSS: no VmHWM in /proc/self/status")
+	return 0
+}
+
+// buildReplicatedStore imports the Online Retail file, then appends fresh
+// replicas of it until the store holds at least want events. It returns
+// the event count and the bytes of data and metadata.
+func buildReplicatedStore(b *testing.B, ctx context.Context, store *eventstore.Store, path string, want int) (int, int64) {
+	b.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, err = importer.ImportOnlineRetail(ctx, store, f, importer.Options{})
+	f.Close()
+	if err != nil {
+		b.Fatal(err)
+	}
+	var tmpl []eventstore.Recorded
+	var after eventstore.Checkpoint
+	for {
+		evs, err := store.ReadAll(ctx, after, 4096)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, e := range evs {
+			if !e.IsSystem() {
+				tmpl = append(tmpl, e)
+			}
+		}
+		if len(evs) < 4096 {
+			break
+		}
+		after = evs[len(evs)-1].Checkpoint()
+	}
+	if len(tmpl) == 0 {
+		b.Fatal("the import wrote no events")
+	}
+	var size int64
+	for _, e := range tmpl {
+		size += int64(len(e.Data) + len(e.RawMetadata))
+	}
+	replicas := (want + len(tmpl) - 1) / len(tmpl)
+	runs := replicaRuns(b, tmpl)
+	for r := 1; r < replicas; r++ {
+		appendReplica(b, ctx, store, runs, r)
+	}
+	return replicas * len(tmpl), int64(replicas) * size
+}
+
+// run is consecutive events of one stream (appended together), with the
+// customer it belongs to.
+type run struct {
+	stream   string
+	customer string
+	events   []eventstore.Recorded
+}
+
+var uuidRE = regexp.MustCompile(`[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}`)
+
+// replicaRuns groups the template into runs of one stream, each tagged
+// with its customer (the customer stream's id, or the customerId of an
+// order's data).
+func replicaRuns(b *testing.B, tmpl []eventstore.Recorded) []run {
+	b.Helper()
+	var runs []run
+	owner := map[string]string{}
+	for _, e := range tmpl {
+		if n := len(runs); n > 0 && runs[n-1].stream == e.Stream {
+			runs[n-1].events = append(runs[n-1].events, e)
+			continue
+		}
+		cust, ok := owner[e.Stream]
+		if !ok {
+			var d struct {
+				CustomerID string `json:"customerId"`
+			}
+			_ = json.Unmarshal(e.Data, &d)
+			cust = d.CustomerID
+			if cust == "" {
+				cust = e.Stream
+			}
+			owner[e.Stream] = cust
+		}
+		runs = append(runs, run{stream: e.Stream, customer: cust, events: []eventstore.Recorded{e}})
+	}
+	return runs
+}
+
+var replicaNS = uuid.MustParse("6f0d6c55-2d1c-4d64-9a57-2f1b0c9e7a10")
+
+// appendReplica appends replica r of the runs: every UUID mapped to a new
+// one, each customer's runs in order on one of 64 concurrent writers.
+func appendReplica(b *testing.B, ctx context.Context, store *eventstore.Store, runs []run, r int) {
+	b.Helper()
+	tag := []byte("replica-" + strconv.Itoa(r) + ":")
+	fresh := func(s []byte) []byte {
+		return uuidRE.ReplaceAllFunc(s, func(u []byte) []byte {
+			return []byte(uuid.NewSHA1(replicaNS, append(tag[:len(tag):len(tag)], u...)).String())
+		})
+	}
+	const writers = 64
+	queues := make([][]int, writers)
+	for i, rn := range runs {
+		h := fnv.New32a()
+		h.Write([]byte(rn.customer))
+		q := h.Sum32() % writers
+		queues[q] = append(queues[q], i)
+	}
+	var wg sync.WaitGroup
+	errc := make(chan error, writers)
+	for _, q := range queues {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			revs := map[string]int64{}
+			for _, i := range q {
+				rn := runs[i]
+				stream := string(fresh([]byte(rn.stream)))
+				pend := make([]eventstore.Pending, len(rn.events))
+				for j, e := range rn.events {
+					var meta eventstore.Metadata
+					if err := json.Unmarshal(fresh(e.RawMetadata), &meta); err != nil {
+						errc <- fmt.Errorf("metadata of %s@%d: %w", e.Stream, e.Revision, err)
+						return
+					}
+					meta.Hash, meta.PrevHash = "", ""
+					pend[j] = eventstore.Pending{Type: e.Type, Data: fresh(e.Data), Metadata: meta,
+						ID: uuid.NewSHA1(replicaNS, append(tag[:len(tag):len(tag)], e.EventID.String()...))}
+				}
+				exp, ok := revs[stream]
+				if !ok {
+					exp = eventstore.NoStream
+				}
+				res, err := store.Append(ctx, stream, exp, pend)
+				if err != nil {
+					errc <- fmt.Errorf("append replica %d of %s: %w", r, rn.stream, err)
+					return
+				}
+				revs[stream] = int64(res.Revision)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errc)
+	if err := <-errc; err != nil {
+		b.Fatal(err)
+	}
+}
