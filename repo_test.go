@@ -198,12 +198,27 @@ var importRules = []importRule{
 		why:        "importer (data set imports) imports domain, eventstore, commands and internal helpers only",
 	},
 	{
+		pkg:        "demo/...",
+		allow:      []string{"demo/...", "domain/...", "eventstore", "commands/...", "importer/...", "internal/..."},
+		deny:       []string{"projections/...", "readapi/...", "writeapi/...", "audit/...", "cmd/..."},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "demo (the demo data set) imports domain, eventstore, commands, importer and internal helpers only",
+	},
+	{
 		pkg:        "internal/httpx/...",
 		allow:      []string{"internal/httpx/...", "domain/..."},
 		deny:       []string{"commands/...", "projections/...", "readapi/...", "writeapi/...", "eventstore/...", "cmd/..."},
 		denyDirect: []string{"flag", "github.com/redis/go-redis/..."},
 		denyCalls:  envAndFlags,
 		why:        "internal/httpx (problem+json, auth, roles) builds on domain's error kinds only",
+	},
+	{
+		pkg:        "internal/memredis",
+		allow:      []string{},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/..."},
+		denyCalls:  envAndFlags,
+		why:        "internal/memredis (the embedded read store) imports no CRM package",
 	},
 	{
 		pkg:        "eventstore/...",
