@@ -223,7 +223,7 @@ func mustUnmarshal(t *testing.T, data []byte, v any) {
 
 // stepView is what a generated step is made of, for comparisons.
 type stepView struct {
-	At                   time.Time
+	At                  time.Time
 	Actor, Key, Command string
 }
 
