@@ -142,17 +142,30 @@ func (r reply) fields() []string {
 // body and extra headers (name, value pairs).
 func (e *env) do(method, path, user string, body any, headers ...string) reply {
 	e.t.Helper()
+	r, err := e.try(method, path, user, body, headers...)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return r
+}
+
+// tryGet is get without failing the test (for goroutines).
+func (e *env) tryGet(path, user string) (reply, error) {
+	return e.try(http.MethodGet, path, user, nil)
+}
+
+func (e *env) try(method, path, user string, body any, headers ...string) (reply, error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			e.t.Fatal(err)
+			return reply{}, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, e.srv.URL+path, rd)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
@@ -165,20 +178,20 @@ func (e *env) do(method, path, user string, body any, headers ...string) reply {
 	}
 	resp, err := e.client.Do(req)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
 	if err != nil {
-		e.t.Fatal(err)
+		return reply{}, err
 	}
 	rp := reply{status: resp.StatusCode, header: resp.Header, raw: raw}
 	if len(raw) > 0 && resp.StatusCode != http.StatusNotModified {
 		if err := json.Unmarshal(raw, &rp.body); err != nil {
-			e.t.Fatalf("%s %s: %d, body is not a JSON object: %v\n%s", method, path, resp.StatusCode, err, raw)
+			return rp, fmt.Errorf("%s %s: %d, body is not a JSON object: %v\n%s", method, path, resp.StatusCode, err, raw)
 		}
 	}
-	return rp
+	return rp, nil
 }
 
 // get is a query as user.
