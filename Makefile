@@ -13,7 +13,7 @@ build:
 
 ## run: run the service with the embedded event store under ./data
 run:
-	$(GO) run ./cmd/crm serve
+	$(GO) run ./cmd/crm serve --demo
 
 ## test: the full suite: vet, then every test with the race detector
 test:

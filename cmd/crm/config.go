@@ -16,6 +16,8 @@ import (
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/mattn/go-isatty"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-es/crm/projections"
 )
 
 // Defaults shared by the subcommands.
@@ -80,11 +82,17 @@ type serveConfig struct {
 	dataDir         string
 	httpAddr        string
 	eventStoreURL   string // empty: embedded event store under dataDir
-	redisURL        string // empty: embedded read store (not used yet)
+	redisURL        string // empty: embedded read store (in memory, rebuilt at start)
 	apiKeysFile     string // empty: DATA/api-keys, created with an admin key on first start
 	apiKeys         string // CRM_API_KEYS: the keys themselves (lines separated by newlines or ';')
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
+	demo            bool // load the demo data set when the event store is empty
+	churn           churnConfig
+
+	// wrapProjections, when set (tests only), wraps the projections the
+	// projector runs (e.g. to slow a rebuild down).
+	wrapProjections func([]projections.Projection) []projections.Projection
 }
 
 func parseServeConfig(args []string, getenv func(string) string, stderr io.Writer) (serveConfig, error) {
@@ -98,6 +106,8 @@ func parseServeConfig(args []string, getenv func(string) string, stderr io.Write
 	fs.StringVar(&cfg.httpAddr, "http", envOr(getenv, "CRM_HTTP_ADDR", defaultHTTPAddr), "HTTP listen `address` (env CRM_HTTP_ADDR)")
 	fs.StringVar(&level, "log-level", envOr(getenv, "CRM_LOG_LEVEL", defaultLogLevel), "log `level`: debug, info, warn or error (env CRM_LOG_LEVEL)")
 	fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long to wait for in-flight requests, then for the event store, on shutdown")
+	addChurnFlags(fs, &cfg.churn)
+	fs.BoolVar(&cfg.demo, "demo", false, "load the demo data set (crm demo) first when the event store is empty (make run sets it)")
 	fs.Usage = func() {
 		fmt.Fprint(fs.Output(), `Usage: crm serve [flags]
 
@@ -107,9 +117,9 @@ its files under DATA/eventstore.
 Environment:
   EVENTSTORE_URL   esdb:// connection string of a KurrentDB node or cluster,
                    e.g. esdb://localhost:2113?tls=false (unset: embedded store)
-  REDIS_URL        redis:// URL of the read store: when set, the projectors
-                   run in-process (unset: no projectors yet; the embedded
-                   read store is a later step)
+  REDIS_URL        redis:// URL of the read store (unset: an embedded
+                   in-memory store, the read models rebuilt from the event
+                   log at every start); the projectors run in-process
   CRM_API_KEYS_FILE  API keys file, one "<key> <user-id> <role>[,<role>...]"
                    per line (unset: DATA/api-keys, created with one admin key
                    on first start and printed once on stderr)
@@ -152,7 +162,35 @@ Flags:
 	if cfg.shutdownTimeout <= 0 {
 		errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 	}
+	errs = append(errs, cfg.churn.validate()...)
 	return cfg, errors.Join(errs...)
+}
+
+// churnConfig configures the churn-risk scorer run beside the projectors.
+// Zero values take the defaults.
+type churnConfig struct {
+	interval   time.Duration // full rescoring; 0 = churn.DefaultScoreInterval
+	ruleMonths int           // the N-month rule's N; 0 = churn.DefaultRuleMonths
+	noWarnings bool          // score only, raise no churn warnings
+}
+
+func addChurnFlags(fs *flag.FlagSet, c *churnConfig) {
+	fs.DurationVar(&c.interval, "churn-interval", 0, "how often every customer's churn risk is recomputed (0: every hour); changed customers are rescored at once")
+	fs.IntVar(&c.ruleMonths, "churn-rule-months", 0, "N of the churn rule: warn an active customer with no order for N months (0: 6)")
+	fs.BoolVar(&c.noWarnings, "no-churn-warnings", false, "compute churn risks but raise no ChurnWarningRaised")
+}
+
+func (c churnConfig) validate() []error {
+	var errs []error
+	if c.interval < 0 {
+		errs = append(errs, errors.New("--churn-interval must not be negative"))
+	} else if c.interval > 0 && c.interval < time.Second {
+		errs = append(errs, errors.New("--churn-interval must be at least 1s"))
+	}
+	if c.ruleMonths < 0 || c.ruleMonths > 120 {
+		errs = append(errs, errors.New("--churn-rule-months must be from 1 to 120 (0: the default, 6)"))
+	}
+	return errs
 }
 
 // eventStoreServeConfig is the configuration of "crm eventstore serve".

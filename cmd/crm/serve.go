@@ -17,6 +17,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/crm-es/crm/commands"
+	"github.com/crm-es/crm/demo"
 	"github.com/crm-es/crm/eventstore"
 )
 
@@ -75,6 +76,12 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 			return fmt.Errorf("close event store: %w", err)
 		}
 		return nil
+	}
+
+	if cfg.demo {
+		if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1}, logger, stderr); err != nil {
+			return errors.Join(err, closeStore())
+		}
 	}
 
 	checks := []readinessCheck{{name: "eventstore", pinger: store}}

@@ -1,0 +1,98 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/crm-es/crm/demo"
+	"github.com/crm-es/crm/eventstore"
+)
+
+// TestDemoCommand runs "crm demo" twice on a small slice: the first run
+// records every generated command, the second appends nothing.
+func TestDemoCommand(t *testing.T) {
+	env := envMap(map[string]string{"CRM_DATA_DIR": t.TempDir()})
+	runDemoCmd := func(args ...string) (int, string, string) {
+		t.Helper()
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), append([]string{"demo"}, args...), env, &stdout, &stderr)
+		return code, stdout.String(), stderr.String()
+	}
+	code, out, errOut := runDemoCmd("--customers", "12", "--seed", "3", "--progress", "log")
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"demo: imported the Online Retail slice: 12 customers", " 0 already there", "0 already recorded by an earlier run, 0 changed nothing"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("summary lacks %q:\n%s", want, out)
+		}
+	}
+	if !strings.Contains(errOut, `"msg":"import step finished"`) || !strings.Contains(errOut, `"msg":"demo loaded"`) {
+		t.Errorf("no progress on stderr:\n%s", errOut)
+	}
+
+	code, out, errOut = runDemoCmd("--customers", "12", "--seed", "3", "--progress", "none")
+	if code != exitOK {
+		t.Fatalf("second run: exit %d\nstdout:\n%s\nstderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(out, ", 0 events appended,") || !strings.Contains(out, ": 0 recorded,") {
+		t.Errorf("second run appended something:\n%s", out)
+	}
+}
+
+func TestDemoUsageErrors(t *testing.T) {
+	env := envMap(map[string]string{"CRM_DATA_DIR": t.TempDir()})
+	for _, tc := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"demo", "--seed", "abc"}, exitUsage, `--seed "abc": want an unsigned integer`},
+		{[]string{"demo", "--seed", "-1"}, exitUsage, `--seed "-1"`},
+		{[]string{"demo", "--customers", "0"}, exitUsage, "--customers must be at least 1"},
+		{[]string{"demo", "--customers", "999"}, exitUsage, "give the full file with --online-retail"},
+		{[]string{"demo", "--workers", "0"}, exitUsage, "--workers must be between 1 and 256"},
+		{[]string{"demo", "--progress", "fancy"}, exitUsage, `--progress "fancy"`},
+		{[]string{"demo", "extra"}, exitUsage, "unexpected arguments: extra"},
+		{[]string{"demo", "-h"}, exitOK, "Usage: crm demo"},
+		{[]string{"demo", "--online-retail", "does-not-exist.csv.gz"}, exitFailure, "no such file"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(context.Background(), tc.args, env, &stdout, &stderr)
+		if code != tc.code || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("crm %v: exit %d (want %d), stderr:\n%s\nwant it to contain %q", tc.args, code, tc.code, stderr.String(), tc.want)
+		}
+	}
+}
+
+// TestLoadDemoIfEmpty: crm serve --demo loads the demo into an empty store
+// only.
+func TestLoadDemoIfEmpty(t *testing.T) {
+	ctx := context.Background()
+	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	var stderr bytes.Buffer
+	opts := demo.Options{Seed: 1, Customers: 8}
+	if err := loadDemoIfEmpty(ctx, store, opts, discardLogger(), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	head, err := store.Head(ctx)
+	if err != nil || head.IsZero() {
+		t.Fatalf("after loading into an empty store: head %v, %v", head, err)
+	}
+	// Not empty any more: another seed would add a second story, but
+	// nothing is loaded.
+	opts.Seed = 2
+	if err := loadDemoIfEmpty(ctx, store, opts, discardLogger(), &stderr); err != nil {
+		t.Fatal(err)
+	}
+	head2, err := store.Head(ctx)
+	if err != nil || head2 != head {
+		t.Errorf("second start: head %v → %v (%v); want unchanged", head, head2, err)
+	}
+}
