@@ -9,6 +9,7 @@
 //	crm eventstore serve [flags]   run the embedded event store as a standalone KurrentDB-compatible server
 //	crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
 //	crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
+//	crm export [flags]             the event log as NDJSON, filtered by stream prefix, type and time
 //	crm demo [flags]               load the demo data set (serve --demo does it on an empty store)
 //	crm help                       print this help
 //
@@ -32,6 +33,7 @@ Usage:
   crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
   crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
   crm churn evaluate FILE        evaluate the churn score on it (--cutoff T --horizon 90d)
+  crm export [flags]             the event log as NDJSON (--prefix, --type, --since, --until, --out FILE)
   crm demo [flags]               load the demo data set (serve --demo does it on an empty store)
   crm help                       print this help
 
@@ -75,6 +77,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runImport(ctx, args[1:], getenv, stdout, stderr)
 	case "churn":
 		return runChurn(ctx, args[1:], getenv, stdout, stderr)
+	case "export":
+		return runExport(ctx, args[1:], getenv, stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
