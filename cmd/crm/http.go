@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -86,8 +87,17 @@ func newRouterWithMetrics(logger *slog.Logger, checks []readinessCheck, sources 
 	r.GET("/healthz", healthHandler())
 	r.GET("/readyz", readyHandler(checks, readyTimeout))
 	r.GET("/metrics", metricsHandler(m, sources))
+	r.GET("/openapi.json", openAPIHandler())
 	for _, mount := range mounts {
 		mount(r)
+	}
+	if logger.Enabled(context.Background(), slog.LevelDebug) {
+		routes := make([]string, 0, len(r.Routes()))
+		for _, rt := range r.Routes() {
+			routes = append(routes, rt.Method+" "+rt.Path)
+		}
+		slices.Sort(routes)
+		logger.Debug("http routes", "routes", routes)
 	}
 	return r
 }

@@ -1,0 +1,367 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/crm-es/crm/writeapi"
+)
+
+// crmServer is "crm serve" run in-process by serve(), with debug logs
+// captured (the router logs its routes at debug level).
+type crmServer struct {
+	t    *testing.T
+	addr string
+	key  string
+	log  *syncBuffer
+}
+
+// startCRM runs serve() the way "crm serve" does, on a free port with a
+// temporary data directory, the embedded event and read stores and one
+// admin API key, and waits until /readyz answers 200.
+func startCRM(t *testing.T, key string) *crmServer {
+	t.Helper()
+	s := &crmServer{t: t, addr: freeAddr(t), key: key, log: &syncBuffer{}}
+	cfg := serveConfig{dataDir: t.TempDir(), httpAddr: s.addr, apiKeys: key + " tour-admin admin",
+		logLevel: slog.LevelDebug, shutdownTimeout: 15 * time.Second}
+	logger := slog.New(slog.NewJSONHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- serve(ctx, func() {}, cfg, logger, io.Discard) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("serve: %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop within 30 s")
+		}
+		if t.Failed() {
+			t.Logf("crm serve log (tail):\n%s", tail(s.log.String(), 8000))
+		}
+	})
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		resp, err := http.Get("http://" + s.addr + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return s
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/readyz not 200 within 60 s (last: %v)", err)
+		}
+		time.Sleep(25 * time.Millisecond)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return "…" + s[len(s)-n:]
+}
+
+// routes returns the routes the router registered ("METHOD /path"), from
+// its debug log line.
+func (s *crmServer) routes() []string {
+	s.t.Helper()
+	sc := bufio.NewScanner(strings.NewReader(s.log.String()))
+	sc.Buffer(make([]byte, 1<<20), 4<<20)
+	for sc.Scan() {
+		var line struct {
+			Msg    string   `json:"msg"`
+			Routes []string `json:"routes"`
+		}
+		if json.Unmarshal(sc.Bytes(), &line) == nil && line.Msg == "http routes" {
+			return line.Routes
+		}
+	}
+	s.t.Fatal(`no "http routes" line in the serve log`)
+	return nil
+}
+
+// ginParam matches a Gin path parameter (":id", "*rest").
+var ginParam = regexp.MustCompile(`[:*]([A-Za-z0-9_]+)`)
+
+// openAPIPath turns a Gin route path into an OpenAPI path template.
+func openAPIPath(p string) string { return ginParam.ReplaceAllString(p, "{$1}") }
+
+// openAPIDoc is the part of an OpenAPI document the tests read.
+type openAPIDoc struct {
+	OpenAPI string `json:"openapi"`
+	Info    struct {
+		Title   string `json:"title"`
+		Version string `json:"version"`
+	} `json:"info"`
+	Security   []map[string][]string                  `json:"security"`
+	Paths      map[string]map[string]openAPIOperation `json:"paths"`
+	Components struct {
+		SecuritySchemes map[string]struct {
+			Type   string `json:"type"`
+			Scheme string `json:"scheme"`
+		} `json:"securitySchemes"`
+		Responses map[string]json.RawMessage `json:"responses"`
+	} `json:"components"`
+}
+
+type openAPIOperation struct {
+	OperationID string                     `json:"operationId"`
+	Summary     string                     `json:"summary"`
+	Action      string                     `json:"x-crm-action"`
+	Responses   map[string]json.RawMessage `json:"responses"`
+	Parameters  []json.RawMessage          `json:"parameters"`
+	RequestBody json.RawMessage            `json:"requestBody"`
+	Security    *[]map[string][]string     `json:"security"`
+}
+
+var httpMethods = []string{"get", "put", "post", "delete", "options", "head", "patch", "trace"}
+
+// TestOpenAPIMatchesRoutes: the routes the router of crm serve registers
+// under /v1 are exactly the document's paths × methods, both ways; the ops
+// endpoints are documented; the document is OpenAPI 3 with bearer security,
+// every operation has a success and a problem+json error answer, every
+// $ref resolves, path parameters are declared, and the command operations
+// name the role-matrix action and success status writeapi uses.
+func TestOpenAPIMatchesRoutes(t *testing.T) {
+	srv := startCRM(t, "crm_openapi_test_key_0123456789abcdefghij")
+
+	// Served as embedded.
+	resp, err := http.Get("http://" + srv.addr + "/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK || resp.Header.Get("Content-Type") != "application/json" || !bytes.Equal(served, openAPIDocument) {
+		t.Fatalf("/openapi.json: %d %q, %d bytes (embedded %d)", resp.StatusCode, resp.Header.Get("Content-Type"), len(served), len(openAPIDocument))
+	}
+
+	var doc openAPIDoc
+	if err := json.Unmarshal(openAPIDocument, &doc); err != nil {
+		t.Fatalf("openapi.json is not valid JSON for OpenAPI: %v", err)
+	}
+	if !strings.HasPrefix(doc.OpenAPI, "3.") || doc.Info.Title == "" || doc.Info.Version == "" || len(doc.Paths) == 0 {
+		t.Fatalf("required OpenAPI fields: openapi %q, info.title %q, info.version %q, %d paths", doc.OpenAPI, doc.Info.Title, doc.Info.Version, len(doc.Paths))
+	}
+	if b := doc.Components.SecuritySchemes["bearer"]; b.Type != "http" || b.Scheme != "bearer" {
+		t.Errorf("components.securitySchemes.bearer = %+v, want http bearer", b)
+	}
+	if !slices.ContainsFunc(doc.Security, func(m map[string][]string) bool { _, ok := m["bearer"]; return ok }) {
+		t.Errorf("top-level security %v does not require bearer", doc.Security)
+	}
+
+	registered := map[string]bool{}
+	for _, r := range srv.routes() {
+		method, path, _ := strings.Cut(r, " ")
+		registered[method+" "+openAPIPath(path)] = true
+	}
+	documented := map[string]bool{}
+	for path, ops := range doc.Paths {
+		for method := range ops {
+			if !slices.Contains(httpMethods, method) {
+				t.Errorf("%s: %q is not an HTTP method", path, method)
+				continue
+			}
+			documented[strings.ToUpper(method)+" "+path] = true
+		}
+	}
+	v1 := func(set map[string]bool) []string {
+		var out []string
+		for k := range set {
+			if _, path, _ := strings.Cut(k, " "); strings.HasPrefix(path, "/v1/") {
+				out = append(out, k)
+			}
+		}
+		slices.Sort(out)
+		return out
+	}
+	if diff := cmp.Diff(v1(registered), v1(documented)); diff != "" {
+		t.Errorf("/v1 routes (-registered +documented):\n%s", diff)
+	}
+	if n := len(v1(registered)); n < 50 {
+		t.Errorf("only %d /v1 routes registered: the command, query and audit APIs should all be mounted", n)
+	}
+	for _, op := range []string{"GET /healthz", "GET /readyz", "GET /metrics", "GET /openapi.json", "GET /projections"} {
+		if !registered[op] || !documented[op] {
+			t.Errorf("%s: registered %v, documented %v", op, registered[op], documented[op])
+		}
+	}
+	for k := range documented {
+		if !registered[k] {
+			t.Errorf("%s is documented but not registered", k)
+		}
+	}
+
+	// Every operation: a 2xx answer and, under /v1, problem+json errors.
+	responseRefs := doc.Components.Responses
+	for path, ops := range doc.Paths {
+		params := ginParam.FindAllString(strings.NewReplacer("{", ":", "}", "").Replace(path), -1)
+		for method, op := range ops {
+			name := strings.ToUpper(method) + " " + path
+			if op.OperationID == "" || op.Summary == "" {
+				t.Errorf("%s: operationId %q, summary %q", name, op.OperationID, op.Summary)
+			}
+			var ok2xx, problem401 bool
+			for code, raw := range op.Responses {
+				if n, err := strconv.Atoi(code); err == nil && n >= 200 && n < 300 {
+					ok2xx = true
+				}
+				if code == "401" {
+					problem401 = strings.Contains(string(resolveResponse(t, raw, responseRefs)), `"application/problem+json"`)
+				}
+			}
+			if !ok2xx {
+				t.Errorf("%s: no 2xx response", name)
+			}
+			if strings.HasPrefix(path, "/v1/") {
+				if !problem401 {
+					t.Errorf("%s: no problem+json 401 response", name)
+				}
+				if op.Security != nil {
+					t.Errorf("%s: overrides the bearer security", name)
+				}
+			}
+			for _, p := range params {
+				if !declaresPathParam(t, op.Parameters, p[1:], &doc) {
+					t.Errorf("%s: path parameter %s not declared", name, p[1:])
+				}
+			}
+		}
+	}
+
+	// Commands: the action of the role matrix and the success status.
+	for _, r := range writeapi.Routes() {
+		path := "/v1" + openAPIPath(r.Path)
+		op, ok := doc.Paths[path][strings.ToLower(r.Method)]
+		if !ok {
+			t.Errorf("command %s %s not documented", r.Method, path)
+			continue
+		}
+		if op.Action != string(r.Action) {
+			t.Errorf("%s %s: x-crm-action %q, writeapi says %q", r.Method, path, op.Action, r.Action)
+		}
+		if _, ok := op.Responses[strconv.Itoa(r.Status)]; !ok {
+			t.Errorf("%s %s: no %d response (writeapi answers %d)", r.Method, path, r.Status, r.Status)
+		}
+		if r.Method != http.MethodDelete && len(op.RequestBody) == 0 {
+			t.Errorf("%s %s: no request body", r.Method, path)
+		}
+	}
+
+	// Every $ref points into the document.
+	var whole any
+	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
+		t.Fatal(err)
+	}
+	walkRefs(whole, func(ref string) {
+		if _, ok := lookupPointer(whole, ref); !ok {
+			t.Errorf("$ref %q does not resolve", ref)
+		}
+	})
+}
+
+// resolveResponse follows a response's $ref into components.responses.
+func resolveResponse(t *testing.T, raw json.RawMessage, refs map[string]json.RawMessage) json.RawMessage {
+	t.Helper()
+	var r struct {
+		Ref string `json:"$ref"`
+	}
+	if json.Unmarshal(raw, &r) == nil && r.Ref != "" {
+		return refs[strings.TrimPrefix(r.Ref, "#/components/responses/")]
+	}
+	return raw
+}
+
+// declaresPathParam: a parameter (inline or by $ref) is the path
+// parameter name.
+func declaresPathParam(t *testing.T, params []json.RawMessage, name string, doc *openAPIDoc) bool {
+	t.Helper()
+	var whole map[string]any
+	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
+		t.Fatal(err)
+	}
+	for _, raw := range params {
+		var p map[string]any
+		if err := json.Unmarshal(raw, &p); err != nil {
+			t.Fatal(err)
+		}
+		if ref, ok := p["$ref"].(string); ok {
+			v, ok := lookupPointer(whole, ref)
+			if !ok {
+				continue
+			}
+			p, _ = v.(map[string]any)
+		}
+		if p["in"] == "path" && p["name"] == name && p["required"] == true {
+			return true
+		}
+	}
+	return false
+}
+
+func walkRefs(v any, f func(string)) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, x := range v {
+			if s, ok := x.(string); ok && k == "$ref" {
+				f(s)
+			}
+			walkRefs(x, f)
+		}
+	case []any:
+		for _, x := range v {
+			walkRefs(x, f)
+		}
+	}
+}
+
+// lookupPointer resolves a local JSON pointer ("#/components/schemas/X").
+func lookupPointer(doc any, ref string) (any, bool) {
+	if !strings.HasPrefix(ref, "#/") {
+		return nil, false
+	}
+	cur := doc
+	for _, part := range strings.Split(ref[2:], "/") {
+		part = strings.NewReplacer("~1", "/", "~0", "~").Replace(part)
+		m, ok := cur.(map[string]any)
+		if !ok {
+			return nil, false
+		}
+		if cur, ok = m[part]; !ok {
+			return nil, false
+		}
+	}
+	return cur, true
+}
+
+func TestOpenAPIPath(t *testing.T) {
+	for in, want := range map[string]string{
+		"/v1/customers":                                   "/v1/customers",
+		"/v1/customers/:id/contacts/:contactId":           "/v1/customers/{id}/contacts/{contactId}",
+		"/v1/opportunities/:id/plan-items/:itemId/result": "/v1/opportunities/{id}/plan-items/{itemId}/result",
+		"/files/*path":                                    "/files/{path}",
+	} {
+		if got := openAPIPath(in); got != want {
+			t.Errorf("openAPIPath(%q) = %q, want %q", in, got, want)
+		}
+	}
+	_ = fmt.Sprint
+}
