@@ -144,6 +144,7 @@ func project(ctx context.Context, stopSignals func(), cfg projectConfig, logger 
 		return fmt.Errorf("open event store: %w", err)
 	}
 	defer func() { _ = closeWithin(cfg.shutdownTimeout, store.Close) }()
+	defer startAuditLinker(ctx, store, logger).stop(cfg.shutdownTimeout) // audit link streams (stops before the store closes)
 	pr, err := startProjector(ctx, store, cfg.redisURL, logger)
 	if err != nil {
 		return err

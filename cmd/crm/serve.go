@@ -77,6 +77,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		}
 		return nil
 	}
+	closeStore = withAuditLinker(ctx, store, logger, cfg.shutdownTimeout, closeStore) // audit link streams; runs without Redis too
 
 	if cfg.demo {
 		if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1}, logger, stderr); err != nil {
@@ -105,6 +106,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 
 	cmds := commands.New(commands.Config{Store: store, Logger: logger})
 	mounts = append(mounts, mountCommandAPI(keys, cmds, logger))
+	mounts = append(mounts, mountAuditAPI(keys, store, logger))
 	srv := newHTTPServer(newRouterWithMetrics(logger, checks, metrics, mounts...), logger)
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()
