@@ -123,6 +123,15 @@ func DecodeMetadata(b []byte) (Metadata, error) {
 	if b = bytes.TrimSpace(b); b[0] != '{' {
 		return Metadata{}, fmt.Errorf("%w: not a JSON object", ErrMalformedMetadata)
 	}
+	if fast, ok := decodeMetadataFast(b); ok {
+		return fast, nil
+	}
+	return decodeMetadataJSON(b)
+}
+
+// decodeMetadataJSON is DecodeMetadata's general path (encoding/json).
+func decodeMetadataJSON(b []byte) (Metadata, error) {
+	var m Metadata
 	if err := json.Unmarshal(b, &m); err != nil {
 		return Metadata{}, fmt.Errorf("%w: %v", ErrMalformedMetadata, err)
 	}
