@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -95,7 +96,9 @@ func BenchmarkRebuildMillion(b *testing.B) {
 		runtime.GC()
 		resetPeakRSS(b)
 		stop := cpuProfile(b, "CRM_BENCH_REBUILD_PROFILE")
+		cpu0, rcpu0 := processCPU(b), redisCPU(b, r)
 		el := rebuildAll(b, ctx, store, r, head)
+		cpu, rcpu := processCPU(b)-cpu0, redisCPU(b, r)-rcpu0
 		stop()
 		rss := peakRSS(b)
 		rate := float64(total) / el.Seconds()
@@ -105,9 +108,43 @@ func BenchmarkRebuildMillion(b *testing.B) {
 			b.ReportMetric(setRate, "redis-set/s")
 		}
 		b.ReportMetric(rss/1e6, "peak-rss-MB")
+		// CPU per event: robust to other load on the machine.
+		b.ReportMetric(cpu.Seconds()*1e6/float64(total), "cpu-µs/event")
+		b.ReportMetric(rcpu.Seconds()*1e6/float64(total), "redis-cpu-µs/event")
 		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); peak RSS %.0f MB (projector + embedded store)",
 			len(readmodels.All()), total, el.Round(time.Millisecond), rate, rate/raw, rss/1e6)
 	}
+}
+
+// processCPU is the user+system CPU time this process has used.
+func processCPU(b *testing.B) time.Duration {
+	b.Helper()
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatalf("getrusage: %v", err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// redisCPU is the user+system CPU time the redis-server has used (INFO cpu).
+func redisCPU(b *testing.B, r *redistest.Server) time.Duration {
+	b.Helper()
+	info, err := r.Client.Info(context.Background(), "cpu").Result()
+	if err != nil {
+		b.Fatalf("redis INFO cpu: %v", err)
+	}
+	var total float64
+	for line := range strings.Lines(info) {
+		k, v, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if ok && (k == "used_cpu_sys" || k == "used_cpu_user") {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				b.Fatalf("redis INFO cpu: %q: %v", line, err)
+			}
+			total += f
+		}
+	}
+	return time.Duration(total * float64(time.Second))
 }
 
 // cpuProfile starts a CPU profile into the file named by the environment

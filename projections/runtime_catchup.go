@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"fmt"
+	"runtime"
 	"sync"
 	"time"
 
@@ -39,7 +40,7 @@ import (
 
 const (
 	catchUpPage     = 2048
-	catchUpMaxPages = 6
+	catchUpMaxPages = 4
 	catchUpStale    = 3 * time.Second
 )
 
@@ -155,7 +156,7 @@ func (r *pageReader) next(ctx context.Context) (*page, error) {
 		if !ok {
 			min, others := c.minPosLocked(now, r)
 			if len(c.pages) < catchUpMaxPages || !others || r.pos.Commit <= min.Commit {
-				p = c.startLocked(ctx, r.pos)
+				p = c.startLocked(context.WithoutCancel(ctx), r.pos)
 				ok = true
 			}
 		}
@@ -192,7 +193,7 @@ func (r *pageReader) next(ctx context.Context) (*page, error) {
 		r.pos = p.end
 		c.evictLocked()
 		if !p.head {
-			c.prefetchLocked(ctx, p.end)
+			c.prefetchLocked(context.WithoutCancel(ctx), p.end)
 		}
 		c.broadcastLocked()
 		c.mu.Unlock()
@@ -209,14 +210,13 @@ func (c *catchUp) prefetchLocked(ctx context.Context, pos eventstore.Checkpoint)
 	c.startLocked(ctx, pos)
 }
 
-// startLocked starts reading the page after pos. The read runs under ctx
-// of the reader that started it, detached from its cancellation only in
-// that other readers may wait for it: a cancelled read fails the page,
-// which is then dropped and read again by the next reader asking for it.
-func (c *catchUp) startLocked(ctx context.Context, pos eventstore.Checkpoint) *page {
+// startLocked starts reading the page after pos. base carries the values
+// of the context of the reader that asked, not its cancellation: other
+// readers may wait for the page (a read is bounded by readTimeout).
+func (c *catchUp) startLocked(base context.Context, pos eventstore.Checkpoint) *page {
 	p := &page{after: pos, ready: make(chan struct{})}
 	c.pages[pos] = p
-	go c.fill(context.WithoutCancel(ctx), p)
+	go c.fill(base, p)
 	return p
 }
 
@@ -224,14 +224,14 @@ func (c *catchUp) startLocked(ctx context.Context, pos eventstore.Checkpoint) *p
 // is retried by the track's round).
 const readTimeout = time.Minute
 
-func (c *catchUp) fill(ctx context.Context, p *page) {
+func (c *catchUp) fill(base context.Context, p *page) {
 	defer func() {
 		c.mu.Lock()
 		close(p.ready)
 		c.broadcastLocked()
 		c.mu.Unlock()
 	}()
-	ctx, cancel := context.WithTimeout(ctx, readTimeout)
+	ctx, cancel := context.WithTimeout(base, readTimeout)
 	defer cancel()
 	limit := int(catchUpPage - p.after.Commit%catchUpPage)
 	recs, err := c.read(ctx, p.after, limit)
@@ -248,12 +248,32 @@ func (c *catchUp) fill(ctx context.Context, p *page) {
 			return
 		}
 	}
-	p.events = make([]pageEvent, len(recs))
-	for i, rec := range recs {
-		pe := pageEvent{rec: rec}
-		if !rec.IsSystem() && c.wants(rec.Type) {
-			pe.value, pe.err = c.decode(rec)
-		}
-		p.events[i] = pe
+	if !p.head {
+		// Read the next page while this one is decoded and handled.
+		c.mu.Lock()
+		c.prefetchLocked(base, p.end)
+		c.mu.Unlock()
 	}
+	p.events = make([]pageEvent, len(recs))
+	decode := func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			rec := recs[i]
+			pe := pageEvent{rec: rec}
+			if !rec.IsSystem() && c.wants(rec.Type) {
+				pe.value, pe.err = c.decode(rec)
+			}
+			p.events[i] = pe
+		}
+	}
+	// Decoding is the costliest part of a page: spread it over the cores.
+	workers := min(runtime.GOMAXPROCS(0), max(1, len(recs)/64))
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			decode(w*len(recs)/workers, (w+1)*len(recs)/workers)
+		}()
+	}
+	wg.Wait()
 }

@@ -306,7 +306,7 @@ func (t *track) flush(ctx context.Context) error {
 	args := make([]any, 0, 4+len(b.parked)+len(b.ops))
 	args = append(args, strconv.FormatInt(t.epoch, 10), cp, expect, strconv.Itoa(len(b.parked)))
 	args = append(args, b.parked...)
-	args = append(args, b.ops...)
+	args = b.args(args)
 	bo := backoff{min: t.w.rt.cfg.RetryMin, max: t.w.rt.cfg.RetryMax}
 	for attempt := 1; ; attempt++ {
 		err := scriptErr(t.w.rt.sc.commit.Run(ctx, t.rdb(), keys, args...).Err())

@@ -57,6 +57,16 @@ type undoEntry struct {
 	hadOld bool
 }
 
+// setUndo restores the SET coalescing state of one key on rollback: its
+// previous live SET op (prev, had) and the op the change superseded
+// (killed, -1 when none).
+type setUndo struct {
+	key    string
+	prev   int
+	had    bool
+	killed int
+}
+
 // batchTx is the Tx of one batch: writes are buffered (as the commit
 // script's flat op list) and mirrored in an overlay so that Get reads the
 // batch's own writes; committed values are cached across batches (the lease
@@ -66,19 +76,46 @@ type batchTx struct {
 	prefix  string
 	cache   *valueCache // committed values; shared by the track's batches
 	overlay map[string]cached
-	ops     []any // name, nargs, args... per op
+	ops     []any // name, nargs, args... per op ("" name: superseded)
 	nops    int
 	undo    []undoEntry
 	parked  []any // JSON entries for the dead-letter list
+	// sets: key → index in ops of the last SET of the key when nothing
+	// else touched the key since: a later SET supersedes it (hot
+	// documents are written once per batch, not once per event).
+	sets    map[string]int
+	setUndo []setUndo
 }
 
 var _ Tx = (*batchTx)(nil)
 
 func newBatchTx(rdb redis.Cmdable, prefix string, cache *valueCache) *batchTx {
-	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}}
+	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}, sets: map[string]int{}}
 }
 
 func (b *batchTx) empty() bool { return b.nops == 0 && len(b.parked) == 0 }
+
+// args appends the live ops (superseded SETs left out) to dst.
+func (b *batchTx) args(dst []any) []any {
+	for i := 0; i < len(b.ops); {
+		n, _ := strconv.Atoi(b.ops[i+1].(string))
+		if b.ops[i].(string) != "" {
+			dst = append(dst, b.ops[i:i+2+n]...)
+		}
+		i += 2 + n
+	}
+	return dst
+}
+
+// touch records that an op other than SET writes key: an earlier SET of
+// it may no longer be superseded (the commit script checks key types in
+// op order).
+func (b *batchTx) touch(key string) {
+	if prev, had := b.sets[key]; had {
+		b.setUndo = append(b.setUndo, setUndo{key: key, prev: prev, had: true, killed: -1})
+		delete(b.sets, key)
+	}
+}
 
 // Get implements Tx.
 func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
@@ -117,9 +154,19 @@ func (b *batchTx) op(name string, args ...string) {
 	b.nops++
 }
 
-// Set implements Tx.
+// Set implements Tx. A SET supersedes the batch's earlier SET of the key
+// (when nothing else wrote the key in between): only the last is sent.
 func (b *batchTx) Set(key, value string) {
 	b.remember(key, cached{val: value, ok: true})
+	prev, had := b.sets[key]
+	u := setUndo{key: key, prev: prev, had: had, killed: -1}
+	if had {
+		b.ops[prev] = ""
+		b.nops--
+		u.killed = prev
+	}
+	b.setUndo = append(b.setUndo, u)
+	b.sets[key] = len(b.ops)
 	b.op("SET", b.prefix+key, value)
 }
 
@@ -130,6 +177,7 @@ func (b *batchTx) Del(keys ...string) {
 		args := make([]string, n)
 		for i, k := range keys[:n] {
 			b.remember(k, cached{})
+			b.touch(k)
 			args[i] = b.prefix + k
 		}
 		b.op("DEL", args...)
@@ -139,6 +187,7 @@ func (b *batchTx) Del(keys ...string) {
 
 // ZAdd implements Tx.
 func (b *batchTx) ZAdd(key string, score float64, member string) {
+	b.touch(key)
 	b.op("ZADD", b.prefix+key, strconv.FormatFloat(score, 'g', -1, 64), member)
 }
 
@@ -152,6 +201,7 @@ func (b *batchTx) SAdd(key string, members ...string) { b.members("SADD", key, m
 func (b *batchTx) SRem(key string, members ...string) { b.members("SREM", key, members) }
 
 func (b *batchTx) members(name, key string, members []string) {
+	b.touch(key)
 	for len(members) > 0 {
 		n := min(len(members), maxOpArgs)
 		b.op(name, append([]string{b.prefix + key}, members[:n]...)...)
@@ -161,10 +211,10 @@ func (b *batchTx) members(name, key string, members []string) {
 
 // txMark is a savepoint: the writes of one event are rolled back when its
 // handler fails.
-type txMark struct{ ops, nops, undo, parked int }
+type txMark struct{ ops, nops, undo, parked, setUndo int }
 
 func (b *batchTx) mark() txMark {
-	return txMark{ops: len(b.ops), nops: b.nops, undo: len(b.undo), parked: len(b.parked)}
+	return txMark{ops: len(b.ops), nops: b.nops, undo: len(b.undo), parked: len(b.parked), setUndo: len(b.setUndo)}
 }
 
 func (b *batchTx) rollback(m txMark) {
@@ -176,8 +226,20 @@ func (b *batchTx) rollback(m txMark) {
 			delete(b.overlay, u.key)
 		}
 	}
+	for i := len(b.setUndo) - 1; i >= m.setUndo; i-- {
+		u := b.setUndo[i]
+		if u.killed >= 0 {
+			b.ops[u.killed] = "SET"
+		}
+		if u.had {
+			b.sets[u.key] = u.prev
+		} else {
+			delete(b.sets, u.key)
+		}
+	}
 	clear(b.ops[m.ops:])
 	b.ops, b.nops, b.undo, b.parked = b.ops[:m.ops], m.nops, b.undo[:m.undo], b.parked[:m.parked]
+	b.setUndo = b.setUndo[:m.setUndo]
 }
 
 // committed moves the overlay into the cache after a successful commit.

@@ -1,0 +1,74 @@
+package projections
+
+import (
+	"context"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// TestBatchTxCoalescesSets checks that a batch sends only the last SET of a
+// key (unless another op wrote the key in between), that rolled-back
+// events restore the superseded SETs, and that reads see the latest value.
+func TestBatchTxCoalescesSets(t *testing.T) {
+	type step func(b *batchTx)
+	set := func(k, v string) step { return func(b *batchTx) { b.Set(k, v) } }
+	zadd := func(k, m string) step { return func(b *batchTx) { b.ZAdd(k, 1, m) } }
+	del := func(k string) step { return func(b *batchTx) { b.Del(k) } }
+	sadd := func(k, m string) step { return func(b *batchTx) { b.SAdd(k, m) } }
+	tests := []struct {
+		name     string
+		kept     []step // committed part of the batch
+		rolled   []step // an event's writes, rolled back
+		want     []any
+		wantNops int
+	}{
+		{"last set wins", []step{set("a", "1"), set("b", "x"), set("a", "2"), set("a", "3")}, nil,
+			[]any{"SET", "2", "p:b", "x", "SET", "2", "p:a", "3"}, 2},
+		{"zadd between keeps both sets", []step{set("a", "1"), zadd("a", "m"), set("a", "2")}, nil,
+			[]any{"SET", "2", "p:a", "1", "ZADD", "3", "p:a", "1", "m", "SET", "2", "p:a", "2"}, 3},
+		{"del between keeps both sets", []step{set("a", "1"), del("a"), set("a", "2"), set("a", "3")}, nil,
+			[]any{"SET", "2", "p:a", "1", "DEL", "1", "p:a", "SET", "2", "p:a", "3"}, 3},
+		{"sadd on another key", []step{set("a", "1"), sadd("s", "m"), set("a", "2")}, nil,
+			[]any{"SADD", "2", "p:s", "m", "SET", "2", "p:a", "2"}, 2},
+		{"rollback revives the superseded set", []step{set("a", "1"), set("b", "x")}, []step{set("a", "2"), set("a", "3"), zadd("b", "m")},
+			[]any{"SET", "2", "p:a", "1", "SET", "2", "p:b", "x"}, 2},
+		{"set after rollback supersedes again", []step{set("a", "1")}, []step{set("a", "2"), del("a")},
+			[]any{"SET", "2", "p:a", "1"}, 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			b := newBatchTx(nil, "p:", newValueCache())
+			b.cache.complete = true
+			for _, s := range tt.kept {
+				s(b)
+			}
+			m := b.mark()
+			for _, s := range tt.rolled {
+				s(b)
+			}
+			b.rollback(m)
+			if diff := cmp.Diff(tt.want, b.args(nil)); diff != "" {
+				t.Errorf("ops (-want +got):\n%s", diff)
+			}
+			if b.nops != tt.wantNops {
+				t.Errorf("nops = %d, want %d", b.nops, tt.wantNops)
+			}
+		})
+	}
+	t.Run("after rollback a new set supersedes the kept one", func(t *testing.T) {
+		b := newBatchTx(nil, "p:", newValueCache())
+		b.cache.complete = true
+		b.Set("a", "1")
+		m := b.mark()
+		b.Set("a", "2")
+		b.rollback(m)
+		if v, ok, err := b.Get(context.Background(), "a"); err != nil || !ok || v != "1" {
+			t.Fatalf("Get after rollback = %q %v %v, want 1", v, ok, err)
+		}
+		b.Set("a", "3")
+		if diff := cmp.Diff([]any{"SET", "2", "p:a", "3"}, b.args(nil)); diff != "" {
+			t.Errorf("ops (-want +got):\n%s", diff)
+		}
+	})
+}
