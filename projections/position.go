@@ -14,10 +14,15 @@ import (
 // ActiveRead asks ReadActive for one projection's served generation, its
 // committed checkpoint and the string values of some of its keys.
 type ActiveRead struct {
+	// Name is the projection; "" reads Keys as absolute keys (data kept
+	// outside the generations, such as the churn risk documents).
 	Name string
 	// Keys are relative keys of the projection (without the generation
 	// prefix) to GET in the same round trip.
 	Keys []string
+	// ZCards are relative keys of sorted sets whose cardinality to read
+	// in the same round trip.
+	ZCards []string
 }
 
 // ActiveState is what ReadActive found for one projection.
@@ -30,6 +35,8 @@ type ActiveState struct {
 	Checkpoint eventstore.Checkpoint // of the served generation (zero before its first commit)
 	// Values holds the value of each requested key (nil = absent).
 	Values []*string
+	// Cards holds the cardinality of each requested sorted set.
+	Cards []int64
 }
 
 // readActiveLua resolves, for each projection named in ARGV, the alias,
@@ -45,18 +52,31 @@ const readActiveLua = `
 local out = {}
 local i = 1
 while i <= #ARGV do
-  local name, n = ARGV[i], tonumber(ARGV[i + 1])
-  local gen = redis.call('GET', 'crm:' .. name .. ':active')
-  out[#out + 1] = gen
-  if gen then
-    out[#out + 1] = redis.call('GET', 'crm:' .. name .. ':meta:gen:' .. gen .. ':checkpoint')
-    local prefix = 'crm:' .. name .. ':' .. gen .. ':'
-    for j = i + 2, i + 1 + n do out[#out + 1] = redis.call('GET', prefix .. ARGV[j]) end
-  else
+  local name, n, z = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])
+  local keys = i + 3
+  local gen = false
+  local prefix = nil
+  if name == '' then
+    prefix = ''
     out[#out + 1] = false
-    for j = i + 2, i + 1 + n do out[#out + 1] = false end
+    out[#out + 1] = false
+  else
+    gen = redis.call('GET', 'crm:' .. name .. ':active')
+    out[#out + 1] = gen
+    if gen then
+      out[#out + 1] = redis.call('GET', 'crm:' .. name .. ':meta:gen:' .. gen .. ':checkpoint')
+      prefix = 'crm:' .. name .. ':' .. gen .. ':'
+    else
+      out[#out + 1] = false
+    end
   end
-  i = i + 2 + n
+  for j = keys, keys + n - 1 do
+    if prefix then out[#out + 1] = redis.call('GET', prefix .. ARGV[j]) else out[#out + 1] = false end
+  end
+  for j = keys + n, keys + n + z - 1 do
+    if prefix then out[#out + 1] = redis.call('ZCARD', prefix .. ARGV[j]) else out[#out + 1] = 0 end
+  end
+  i = keys + n + z
 end
 return out
 `
@@ -72,8 +92,11 @@ var readActiveScript = redis.NewScript(readActiveLua)
 func ReadActive(ctx context.Context, rdb redis.Scripter, reqs ...ActiveRead) ([]ActiveState, error) {
 	args := make([]any, 0, 2*len(reqs)+4)
 	for _, r := range reqs {
-		args = append(args, r.Name, len(r.Keys))
+		args = append(args, r.Name, len(r.Keys), len(r.ZCards))
 		for _, k := range r.Keys {
+			args = append(args, k)
+		}
+		for _, k := range r.ZCards {
 			args = append(args, k)
 		}
 	}
@@ -110,6 +133,15 @@ func ReadActive(ctx context.Context, rdb redis.Scripter, reqs ...ActiveRead) ([]
 		}
 		for k := range r.Keys {
 			st.Values[k] = next()
+		}
+		if len(r.ZCards) > 0 {
+			st.Cards = make([]int64, len(r.ZCards))
+			for k := range r.ZCards {
+				if i < len(res) {
+					st.Cards[k], _ = res[i].(int64)
+				}
+				i++
+			}
 		}
 		out[n] = st
 	}

@@ -201,7 +201,7 @@ func forbidden(format string, args ...any) error {
 func (a *api) read(r *request, reads ...projections.ActiveRead) []projections.ActiveState {
 	ctx := r.c.Request.Context()
 	for _, rd := range reads {
-		if _, ok := a.known[rd.Name]; !ok {
+		if _, ok := a.known[rd.Name]; !ok && rd.Name != "" {
 			a.fail(r.c, domain.Errorf(domain.KindUnavailable, "projection %s is not served by this process", rd.Name))
 			return nil
 		}
@@ -251,7 +251,11 @@ const maxGapScan = 2048
 // (the runtime stores filtered-subscription checkpoints only now and then).
 func (a *api) positions(ctx context.Context, sts []projections.ActiveState, minPos uint64) (uint64, error, error) {
 	least := uint64(0)
-	for i, st := range sts {
+	first := true
+	for _, st := range sts {
+		if st.Name == "" {
+			continue // absolute keys, outside the projections
+		}
 		if st.Gen == "" {
 			return 0, domain.Errorf(domain.KindUnavailable, "projection %s is still building its first generation", st.Name), nil
 		}
@@ -268,8 +272,8 @@ func (a *api) positions(ctx context.Context, sts []projections.ActiveState, minP
 			}
 			pos = minPos
 		}
-		if i == 0 || pos < least {
-			least = pos
+		if first || pos < least {
+			least, first = pos, false
 		}
 	}
 	return least, nil, nil

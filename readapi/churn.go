@@ -1,11 +1,14 @@
 package readapi
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crm-es/crm/internal/httpx"
 	"github.com/crm-es/crm/projections"
@@ -22,19 +25,16 @@ func (a *api) churnReads(extra ...projections.ActiveRead) []projections.ActiveRe
 	return extra
 }
 
-// GET /v1/churn/risks?band=&owner=: ranked, highest risk first, with the
-// reasons.
+// GET /v1/churn/risks?band=&owner=: ranked, highest risk first (ties by
+// customer id), with the reasons. It walks the churn package's rank keys
+// (see churn.RankKey) and answers the risk documents as stored; a customer
+// rescored meanwhile (its document no longer matches the member) is skipped
+// here, as it is elsewhere in the ranking.
 func (a *api) churnRisks(c *gin.Context) {
 	r := a.begin(c)
-	limit := r.parseLimit()
-	cursor := c.Query("cursor")
+	limit, cur := r.parseLimit(), r.parseCursor("churn-risks")
 	band := r.enum("band", string(churn.BandLow), string(churn.BandMedium), string(churn.BandHigh))
 	owner := r.text("owner", 200)
-	if cursor != "" {
-		if _, err := churn.ParseCursor(cursor); err != nil {
-			r.bad("cursor", "must be a nextCursor returned by a previous page")
-		}
-	}
 	if r.invalid() {
 		return
 	}
@@ -48,25 +48,32 @@ func (a *api) churnRisks(c *gin.Context) {
 	if a.read(r, a.churnReads()...) == nil {
 		return
 	}
-	items, next, err := churn.ListRisks(c.Request.Context(), a.rdb, churn.Band(band), owner, cursor, limit)
+	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
+		out := make([]json.RawMessage, len(zs))
+		for i, d := range docs {
+			if d == nil {
+				continue
+			}
+			s := *d
+			m, _ := zs[i].Member.(string)
+			if ok, err := riskAt(s, m); err != nil {
+				return nil, err
+			} else if !ok {
+				continue // rescored meanwhile: it is elsewhere in the ranking
+			}
+			out[i] = json.RawMessage(s)
+		}
+		return out, nil
+	}
+	items, next, err := page(c.Request.Context(), zlist{rdb: a.rdb, key: churn.RankKey(churn.Band(band), owner), lex: true,
+		withDocs: true, docPrefix: churn.RiskKey(""), docSep: ":"},
+		"churn-risks", cur, limit, keep)
 	if err != nil {
 		a.fail(c, err)
 		return
 	}
-	raws := make([]json.RawMessage, len(items))
-	for i, it := range items {
-		if raws[i], err = json.Marshal(it); err != nil {
-			a.fail(c, err)
-			return
-		}
-	}
-	b := listBody(raws, nil)
-	if next != "" {
-		// churn.ListRisks pages by rank member; its cursor is already opaque.
-		b = append(b[:len(b)-len(`null}`)], strconv.Quote(next)+"}"...)
-	}
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
 }
 
 // GET /v1/reports/churn: customers scored per band, the N-month rule's
@@ -86,4 +93,28 @@ func (a *api) churnReport(c *gin.Context) {
 		return
 	}
 	writeJSON(c, rep)
+}
+
+// riskAt reports whether the risk document doc still ranks at member
+// (churn.RankMember of its value). The top-level "value" is found by a
+// scan (the fields before it are strings, whose quotes are escaped); a
+// document the scan cannot read is decoded.
+func riskAt(doc, member string) (bool, error) {
+	_, id, _ := strings.Cut(member, ":")
+	if i := strings.Index(doc, `"value":`); i >= 0 {
+		rest := doc[i+len(`"value":`):]
+		if j := strings.IndexAny(rest, ",}"); j >= 0 {
+			if v, err := strconv.ParseFloat(strings.TrimSpace(rest[:j]), 64); err == nil {
+				return churn.RankMember(v, id) == member, nil
+			}
+		}
+	}
+	var head struct {
+		CustomerID string  `json:"customerId"`
+		Value      float64 `json:"value"`
+	}
+	if err := json.Unmarshal([]byte(doc), &head); err != nil {
+		return false, err
+	}
+	return churn.RankMember(head.Value, head.CustomerID) == member, nil
 }

@@ -123,7 +123,7 @@ func (a *api) listCustomers(c *gin.Context) {
 		sets = append(sets, prefix+rm.CustomerSearchKey(w))
 	}
 	ctx := c.Request.Context()
-	keep := func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error) {
+	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
 		ids := make([]string, len(zs))
 		for i, z := range zs {
 			m, _ := z.Member.(string)
@@ -227,7 +227,8 @@ func (a *api) getCustomer(c *gin.Context) {
 	if r.invalid() {
 		return
 	}
-	sts := a.read(r, a.churnReads(projections.ActiveRead{Name: pCustomers, Keys: []string{rm.CustomerKey(id)}})...)
+	sts := a.read(r, a.churnReads(projections.ActiveRead{Name: pCustomers, Keys: []string{rm.CustomerKey(id)}},
+		projections.ActiveRead{Keys: []string{churn.RiskKey(id)}})...)
 	if sts == nil {
 		return
 	}
@@ -236,18 +237,12 @@ func (a *api) getCustomer(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	riskJSON, riskTag := []byte("null"), ""
-	risk, found, err := churn.ReadRisk(c.Request.Context(), a.rdb, id)
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
-	if found {
-		if riskJSON, err = json.Marshal(risk); err != nil {
-			a.fail(c, err)
-			return
-		}
-		riskTag = "." + strconv.FormatUint(risk.Position, 10) + "." + strconv.FormatInt(risk.ScoredAt.UnixMilli(), 10)
+	riskJSON, riskTag := "null", ""
+	if raw := sts[1].Values[0]; raw != nil {
+		// The risk document changes whenever it is rescored.
+		hr := fnv.New64a()
+		hr.Write([]byte(*raw))
+		riskJSON, riskTag = *raw, "."+strconv.FormatUint(hr.Sum64(), 36)
 	}
 	etag := `"` + sts[0].Gen + "." + strconv.FormatUint(h.Position, 10) + riskTag + `"`
 	if notModified(c, etag) {
@@ -284,7 +279,10 @@ func (a *api) timeline(c *gin.Context) {
 	if r.invalid() {
 		return
 	}
-	sts := a.read(r, projections.ActiveRead{Name: pCustomers, Keys: []string{rm.CustomerKey(id)}}, projections.ActiveRead{Name: pTimeline})
+	// Timeline items are only ever added (never changed once a customer
+	// has them), so the size of the customer's timeline versions every page.
+	sts := a.read(r, projections.ActiveRead{Name: pCustomers, Keys: []string{rm.CustomerKey(id)}},
+		projections.ActiveRead{Name: pTimeline, ZCards: []string{rm.TimelineKey(id, "")}})
 	if sts == nil {
 		return
 	}
@@ -295,13 +293,7 @@ func (a *api) timeline(c *gin.Context) {
 	ctx := c.Request.Context()
 	prefix := sts[1].Prefix
 	all := prefix + rm.TimelineKey(id, "")
-	// Timeline items are only ever added (never changed once a customer
-	// has them), so the size of the customer's timeline versions every page.
-	n, err := a.rdb.ZCard(ctx, all).Result()
-	if err != nil {
-		a.fail(c, err)
-		return
-	}
+	n := sts[1].Cards[0]
 	hq := fnv.New64a()
 	hq.Write([]byte(strings.Join(kinds, ",") + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)))
 	etag := `"` + sts[1].Gen + "." + strconv.FormatInt(n, 10) + "." + strconv.FormatUint(hq.Sum64(), 36) + `"`
@@ -312,25 +304,13 @@ func (a *api) timeline(c *gin.Context) {
 	if len(kinds) == 1 {
 		key = prefix + rm.TimelineKey(id, kinds[0])
 	}
-	keep := func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error) {
+	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
 		out := make([]json.RawMessage, len(zs))
-		if len(zs) == 0 {
-			return out, nil
-		}
-		keys := make([]string, len(zs))
-		for i, z := range zs {
-			m, _ := z.Member.(string)
-			keys[i] = prefix + "item:" + m
-		}
-		vals, err := a.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			s, ok := v.(string)
-			if !ok {
+		for i, d := range docs {
+			if d == nil {
 				continue
 			}
+			s := *d
 			if len(kinds) > 1 {
 				var k struct {
 					Kind string `json:"kind"`
@@ -343,7 +323,7 @@ func (a *api) timeline(c *gin.Context) {
 		}
 		return out, nil
 	}
-	items, next, err := page(ctx, zlist{rdb: a.rdb, key: key, desc: true}, "timeline", cur, limit, keep)
+	items, next, err := page(ctx, zlist{rdb: a.rdb, key: key, desc: true, withDocs: true, docPrefix: prefix + "item:"}, "timeline", cur, limit, keep)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -352,26 +332,43 @@ func (a *api) timeline(c *gin.Context) {
 	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
 }
 
+// mget GETs the document key(member) of each of zs.
+func (a *api) mget(ctx context.Context, zs []redis.Z, key func(member string) string) ([]*string, error) {
+	out := make([]*string, len(zs))
+	if len(zs) == 0 {
+		return out, nil
+	}
+	keys := make([]string, len(zs))
+	for i, z := range zs {
+		m, _ := z.Member.(string)
+		keys[i] = key(m)
+	}
+	vals, err := a.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return nil, err
+	}
+	for i, v := range vals {
+		if s, ok := v.(string); ok {
+			out[i] = &s
+		}
+	}
+	return out, nil
+}
+
 // docs returns a keep function that loads the documents prefix+key(member)
 // and keeps those filter accepts (nil filter = all).
-func (a *api) docs(prefix string, key func(string) string, filter func(raw string) bool) func(context.Context, []redis.Z) ([]json.RawMessage, error) {
-	return func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error) {
+func (a *api) docs(prefix string, key func(string) string, filter func(raw string) bool) keepFunc {
+	return func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
 		out := make([]json.RawMessage, len(zs))
-		if len(zs) == 0 {
-			return out, nil
+		if docs == nil {
+			var err error
+			if docs, err = a.mget(ctx, zs, func(m string) string { return prefix + key(m) }); err != nil {
+				return nil, err
+			}
 		}
-		keys := make([]string, len(zs))
-		for i, z := range zs {
-			m, _ := z.Member.(string)
-			keys[i] = prefix + key(m)
-		}
-		vals, err := a.rdb.MGet(ctx, keys...).Result()
-		if err != nil {
-			return nil, err
-		}
-		for i, v := range vals {
-			if s, ok := v.(string); ok && (filter == nil || filter(s)) {
-				out[i] = json.RawMessage(s)
+		for i, d := range docs {
+			if d != nil && (filter == nil || filter(*d)) {
+				out[i] = json.RawMessage(*d)
 			}
 		}
 		return out, nil

@@ -51,13 +51,13 @@ func (a *api) owned(ctx context.Context, prefix, user string, ids []string) ([]b
 // accepts and, for a ScopeOwn request, those whose customer the user owns
 // or that involve the user (involves).
 func visibleDocs[T any](a *api, r *request, prefix, customersPrefix string, key func(string) string,
-	match func(*T) bool, customerOf func(*T) string, involves func(*T, string) bool) func(context.Context, []redis.Z) ([]json.RawMessage, error) {
-	return func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error) {
-		raws, err := a.docs(prefix, key, nil)(ctx, zs)
+	match func(*T) bool, customerOf func(*T) string, involves func(*T, string) bool) keepFunc {
+	return func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
+		raws, err := a.docs(prefix, key, nil)(ctx, zs, docs)
 		if err != nil {
 			return nil, err
 		}
-		docs := make([]*T, len(raws))
+		parsed := make([]*T, len(raws))
 		var ids []string
 		var idx []int
 		for i, raw := range raws {
@@ -72,7 +72,7 @@ func visibleDocs[T any](a *api, r *request, prefix, customersPrefix string, key 
 				raws[i] = nil
 				continue
 			}
-			docs[i] = d
+			parsed[i] = d
 			if r.scope == httpx.ScopeOwn && !involves(d, r.user) {
 				ids = append(ids, customerOf(d))
 				idx = append(idx, i)
@@ -306,7 +306,7 @@ func (a *api) contribution(c *gin.Context) {
 	if cur != nil && cur.List != "contribution" {
 		cur = nil
 	}
-	keep := func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error) {
+	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
 		out := make([]json.RawMessage, len(zs))
 		if len(zs) == 0 {
 			return out, nil

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strconv"
 	"strings"
 
@@ -123,28 +124,121 @@ type zlist struct {
 	key  string // full key
 	desc bool   // highest score first
 	lex  bool   // all scores equal: order by member (ZRANGE BYLEX)
+
+	// withDocs: GET each member's document in the same round trip, at
+	// docPrefix + the member (after its first docSep, when docSep is set).
+	withDocs  bool
+	docPrefix string
+	docSep    string
 }
 
-// after returns up to n members strictly after cur (from the start when
-// cur is nil), in the list's order.
-func (z zlist) after(ctx context.Context, cur *cursor, n int) ([]redis.Z, error) {
-	if z.lex {
-		start := "-"
-		if cur != nil {
-			start = "(" + cur.Member
-		}
-		ms, err := z.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: z.key, Start: start, Stop: "+", ByLex: true, Count: int64(n)}).Result()
+// rangeGetLua runs one ZRANGE and GETs each member's document. ARGV: key,
+// mode (rank, score or lex), rev (0/1), start, stop, offset, count, doc
+// prefix, separator. Reply: member, score, document (false if absent)...
+const rangeGetLua = `
+local mode = ARGV[2]
+local args = {ARGV[1], ARGV[4], ARGV[5]}
+if mode == 'score' then args[#args + 1] = 'BYSCORE' elseif mode == 'lex' then args[#args + 1] = 'BYLEX' end
+if ARGV[3] == '1' then args[#args + 1] = 'REV' end
+if mode ~= 'rank' then
+  args[#args + 1] = 'LIMIT'
+  args[#args + 1] = ARGV[6]
+  args[#args + 1] = ARGV[7]
+end
+local step = 1
+if mode ~= 'lex' then
+  args[#args + 1] = 'WITHSCORES'
+  step = 2
+end
+local r = redis.call('ZRANGE', unpack(args))
+local out = {}
+local sep = ARGV[9]
+for i = 1, #r, step do
+  local m = r[i]
+  local id = m
+  if sep ~= '' then
+    local p = string.find(m, sep, 1, true)
+    if p then id = string.sub(m, p + #sep) end
+  end
+  out[#out + 1] = m
+  if step == 2 then out[#out + 1] = r[i + 1] else out[#out + 1] = '0' end
+  out[#out + 1] = redis.call('GET', ARGV[8] .. id)
+end
+return out
+`
+
+var rangeGetScript = redis.NewScript(rangeGetLua)
+
+// rangeGet is ZRANGE (args) plus a GET of each member's document.
+func (z zlist) rangeGet(ctx context.Context, args redis.ZRangeArgs) ([]redis.Z, []*string, error) {
+	mode := "rank"
+	switch {
+	case args.ByScore:
+		mode = "score"
+	case args.ByLex:
+		mode = "lex"
+	}
+	rev := "0"
+	if args.Rev {
+		rev = "1"
+	}
+	res, err := rangeGetScript.Run(ctx, z.rdb, []string{args.Key}, args.Key, mode, rev, args.Start, args.Stop,
+		args.Offset, args.Count, z.docPrefix, z.docSep).Slice()
+	if err != nil && err != redis.Nil {
+		return nil, nil, err
+	}
+	zs := make([]redis.Z, 0, len(res)/3)
+	docs := make([]*string, 0, len(res)/3)
+	for i := 0; i+2 < len(res); i += 3 {
+		m, _ := res[i].(string)
+		sc, _ := res[i+1].(string)
+		f, err := strconv.ParseFloat(sc, 64)
 		if err != nil {
-			return nil, err
+			return nil, nil, fmt.Errorf("readapi: score %q of %s: %w", sc, args.Key, err)
+		}
+		zs = append(zs, redis.Z{Member: m, Score: f})
+		if d, ok := res[i+2].(string); ok {
+			docs = append(docs, &d)
+		} else {
+			docs = append(docs, nil)
+		}
+	}
+	return zs, docs, nil
+}
+
+// zrange runs args, with the documents when z.withDocs.
+func (z zlist) zrange(ctx context.Context, args redis.ZRangeArgs) ([]redis.Z, []*string, error) {
+	if z.withDocs {
+		return z.rangeGet(ctx, args)
+	}
+	if args.ByLex {
+		ms, err := z.rdb.ZRangeArgs(ctx, args).Result()
+		if err != nil {
+			return nil, nil, err
 		}
 		out := make([]redis.Z, len(ms))
 		for i, m := range ms {
 			out[i] = redis.Z{Member: m}
 		}
-		return out, nil
+		return out, nil, nil
+	}
+	zs, err := z.rdb.ZRangeArgsWithScores(ctx, args).Result()
+	return zs, nil, err
+}
+
+// after returns up to n members strictly after cur (from the start when
+// cur is nil), in the list's order, with their documents when z.withDocs
+// (else docs is nil).
+func (z zlist) after(ctx context.Context, cur *cursor, n int) ([]redis.Z, []*string, error) {
+	if z.lex {
+		start := "-"
+		if cur != nil {
+			start = "(" + cur.Member
+		}
+		return z.zrange(ctx, redis.ZRangeArgs{Key: z.key, Start: start, Stop: "+", ByLex: true, Count: int64(n)})
 	}
 	if cur == nil {
-		return z.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: z.key, Start: 0, Stop: n - 1, Rev: z.desc}).Result()
+		return z.zrange(ctx, redis.ZRangeArgs{Key: z.key, Start: 0, Stop: n - 1, Rev: z.desc})
 	}
 	from := strconv.FormatFloat(cur.Score, 'g', -1, 64)
 	args := redis.ZRangeArgs{Key: z.key, Start: from, Stop: "+inf", ByScore: true, Count: int64(n)}
@@ -152,17 +246,21 @@ func (z zlist) after(ctx context.Context, cur *cursor, n int) ([]redis.Z, error)
 		args.Start, args.Stop, args.Rev = from, "-inf", true
 	}
 	var out []redis.Z
+	var outDocs []*string
 	for len(out) < n {
-		zs, err := z.rdb.ZRangeArgsWithScores(ctx, args).Result()
+		zs, docs, err := z.zrange(ctx, args)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		for _, m := range zs {
+		for i, m := range zs {
 			member, _ := m.Member.(string)
 			if m.Score == cur.Score && (!z.desc && member <= cur.Member || z.desc && member >= cur.Member) {
 				continue // at or before the cursor among equal scores
 			}
 			out = append(out, m)
+			if docs != nil {
+				outDocs = append(outDocs, docs[i])
+			}
 		}
 		if len(zs) < int(args.Count) {
 			break
@@ -171,9 +269,20 @@ func (z zlist) after(ctx context.Context, cur *cursor, n int) ([]redis.Z, error)
 	}
 	if len(out) > n {
 		out = out[:n]
+		if outDocs != nil {
+			outDocs = outDocs[:n]
+		}
 	}
-	return out, nil
+	if z.withDocs && outDocs == nil {
+		outDocs = []*string{}
+	}
+	return out, outDocs, nil
 }
+
+// keepFunc loads a batch of members (docs: their documents when the list
+// fetched them, else nil) and returns, for each, the item to return (nil
+// = filtered out).
+type keepFunc func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error)
 
 // maxScan bounds the members one filtered page inspects; a page that
 // finds fewer matches within it ends early with a nextCursor.
@@ -184,17 +293,17 @@ const maxScan = 5000
 // out). It returns the items and the cursor of the next page (nil on the
 // last page).
 func page(ctx context.Context, z zlist, list string, cur *cursor, limit int,
-	keep func(ctx context.Context, zs []redis.Z) ([]json.RawMessage, error)) ([]json.RawMessage, *cursor, error) {
+	keep keepFunc) ([]json.RawMessage, *cursor, error) {
 	items := make([]json.RawMessage, 0, limit)
 	var lastOf []redis.Z // members of the returned items, for the cursor
 	scanned := 0
 	batch := limit + 1
 	for {
-		zs, err := z.after(ctx, cur, batch)
+		zs, docs, err := z.after(ctx, cur, batch)
 		if err != nil {
 			return nil, nil, err
 		}
-		kept, err := keep(ctx, zs)
+		kept, err := keep(ctx, zs, docs)
 		if err != nil {
 			return nil, nil, err
 		}
