@@ -31,7 +31,7 @@ type LinkerConfig struct {
 	Store  Source
 	Logger *slog.Logger
 	// BatchSize is the most links held before they are appended while
-	// catching up (0 = 500). Once live, every event is linked at once.
+	// catching up (0 = 1000). Once live, every event is linked at once.
 	BatchSize int
 	// CheckpointInterval is the least time between two checkpoint writes
 	// (0 = 1 s).
@@ -39,6 +39,9 @@ type LinkerConfig struct {
 	// RetryMin and RetryMax bound the pause before the linker restarts from
 	// its checkpoint after a failure (0 = 200 ms and 10 s).
 	RetryMin, RetryMax time.Duration
+	// Concurrency is how many link streams a flush appends to at once
+	// (0 = 32), so that the store can group-commit them.
+	Concurrency int
 }
 
 // Linker maintains the per-customer link streams from $all (see the
@@ -55,13 +58,15 @@ type Linker struct {
 	linked  atomic.Int64 // links appended by this process
 	skipped atomic.Int64 // events that could not be attributed (logged)
 
-	// Run's goroutine only:
-	streams  map[uuid.UUID]*linkState
-	pending  map[uuid.UUID][]pendingLink
-	order    []uuid.UUID
-	nPending int
-	last     eventstore.Checkpoint
-	lastSave time.Time
+	// Run's goroutine only (streams also from flush's workers, under
+	// streamsMu):
+	streamsMu sync.Mutex
+	streams   map[uuid.UUID]*linkState
+	pending   map[uuid.UUID][]pendingLink
+	order     []uuid.UUID
+	nPending  int
+	last      eventstore.Checkpoint
+	lastSave  time.Time
 
 	mu      sync.Mutex
 	lastErr error
@@ -90,10 +95,13 @@ func NewLinker(cfg LinkerConfig) (*Linker, error) {
 		return nil, errors.New("audit: LinkerConfig.Store is required")
 	}
 	if cfg.BatchSize <= 0 {
-		cfg.BatchSize = 500
+		cfg.BatchSize = 1000
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 32
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 200 * time.Millisecond
@@ -163,7 +171,9 @@ func (l *Linker) runOnce(ctx context.Context) error {
 		return err
 	}
 	l.saved.Store(from.Commit)
+	l.streamsMu.Lock()
 	l.streams = map[uuid.UUID]*linkState{}
+	l.streamsMu.Unlock()
 	l.pending = map[uuid.UUID][]pendingLink{}
 	l.order, l.nPending = nil, 0
 	l.last, l.lastSave = from, time.Now()
@@ -215,11 +225,40 @@ func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
 	return nil
 }
 
-// flush appends every pending link.
+// flush appends every pending link, to up to Concurrency link streams at
+// once. Each link stream is written by one worker, in order.
 func (l *Linker) flush(ctx context.Context) error {
-	for _, cid := range l.order {
-		if err := l.appendLinks(ctx, cid, l.pending[cid]); err != nil {
-			return err
+	if len(l.order) == 1 || l.cfg.Concurrency == 1 {
+		for _, cid := range l.order {
+			if err := l.appendLinks(ctx, cid, l.pending[cid]); err != nil {
+				return err
+			}
+		}
+	} else if len(l.order) > 1 {
+		var (
+			wg      sync.WaitGroup
+			errOnce sync.Once
+			first   error
+			next    atomic.Int64
+		)
+		for range min(l.cfg.Concurrency, len(l.order)) {
+			wg.Go(func() {
+				for {
+					i := int(next.Add(1)) - 1
+					if i >= len(l.order) {
+						return
+					}
+					cid := l.order[i]
+					if err := l.appendLinks(ctx, cid, l.pending[cid]); err != nil {
+						errOnce.Do(func() { first = err })
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
+		if first != nil {
+			return first
 		}
 	}
 	clear(l.pending)
@@ -276,17 +315,19 @@ func (l *Linker) appendLinks(ctx context.Context, cid uuid.UUID, links []pending
 		if err == nil {
 			want := st.rev + int64(len(todo))
 			if int64(res.NextExpectedVersion) == want {
+				l.streamsMu.Lock()
 				st.rev, st.lastSource = want, todo[len(todo)-1].position
+				l.streamsMu.Unlock()
 				l.linked.Add(int64(len(todo)))
 			} else {
 				// An idempotent repeat reports the original write: read
 				// the stream's end again next time.
-				delete(l.streams, cid)
+				l.forget(cid)
 			}
 			return nil
 		}
 		err = storeErr("append links to", stream, err)
-		delete(l.streams, cid)
+		l.forget(cid)
 		if errors.Is(err, eventstore.ErrWrongExpectedVersion) && attempt < 5 {
 			continue
 		}
@@ -294,21 +335,34 @@ func (l *Linker) appendLinks(ctx context.Context, cid uuid.UUID, links []pending
 	}
 }
 
-// state returns what is known of a customer's link stream, reading its last
-// link when not cached.
+// state returns (a copy of) what is known of a customer's link stream,
+// reading its last link when not cached. The cached entry is changed only
+// by the worker that appends to that stream.
 func (l *Linker) state(ctx context.Context, cid uuid.UUID) (*linkState, error) {
-	if st, ok := l.streams[cid]; ok {
+	l.streamsMu.Lock()
+	st, ok := l.streams[cid]
+	l.streamsMu.Unlock()
+	if ok {
 		return st, nil
 	}
 	st, err := readLinkState(ctx, l.cfg.Store, HistoryStream(cid))
 	if err != nil {
 		return nil, err
 	}
+	l.streamsMu.Lock()
 	if len(l.streams) >= maxCachedStreams {
 		clear(l.streams)
 	}
 	l.streams[cid] = st
+	l.streamsMu.Unlock()
 	return st, nil
+}
+
+// forget drops a link stream's cached state (read again when needed).
+func (l *Linker) forget(cid uuid.UUID) {
+	l.streamsMu.Lock()
+	delete(l.streams, cid)
+	l.streamsMu.Unlock()
 }
 
 // readLinkState reads the last link of a link stream: its revision and the
