@@ -151,6 +151,17 @@ func TestHistoryEqualsDirectReads(t *testing.T) {
 		waitCaughtUp(t, s, l)
 		check(t, true)
 	})
+	t.Run("linker live", func(t *testing.T) {
+		// One event on a quiet log: linked and checkpointed by the flush
+		// ticker, with no further delivery to trigger it.
+		before := len(links(t, s, sc.b))
+		w.append(domain.CustomerStream(sc.b), domain.CustomerSatisfactionRated{CustomerID: sc.b, From: 0, To: 4})
+		waitCaughtUp(t, s, l)
+		if got := len(links(t, s, sc.b)); got != before+1 {
+			t.Fatalf("links of B: %d, want %d", got, before+1)
+		}
+		check(t, true)
+	})
 	stop()
 	t.Run("linker behind", func(t *testing.T) {
 		w.append(domain.CustomerStream(sc.a), domain.CustomerLevelChanged{CustomerID: sc.a, From: 2, To: 4})

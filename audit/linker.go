@@ -30,9 +30,13 @@ const (
 type LinkerConfig struct {
 	Store  Source
 	Logger *slog.Logger
-	// BatchSize is the most links held before they are appended while
-	// catching up (0 = 1000). Once live, every event is linked at once.
+	// BatchSize is the most links held before they are appended (0 = 1000).
 	BatchSize int
+	// FlushInterval is how long a link may wait for its batch to fill
+	// (0 = 50 ms): held links are appended, and a moved checkpoint written
+	// (at most every CheckpointInterval), at this pace also while $all is
+	// quiet.
+	FlushInterval time.Duration
 	// CheckpointInterval is the least time between two checkpoint writes
 	// (0 = 1 s).
 	CheckpointInterval time.Duration
@@ -58,8 +62,10 @@ type Linker struct {
 	linked  atomic.Int64 // links appended by this process
 	skipped atomic.Int64 // events that could not be attributed (logged)
 
-	// Run's goroutine only (streams also from flush's workers, under
-	// streamsMu):
+	// work guards the batch below: the subscription's handler and the
+	// flush ticker take turns.
+	work sync.Mutex
+	// streams is also used by flush's workers, under streamsMu.
 	streamsMu sync.Mutex
 	streams   map[uuid.UUID]*linkState
 	pending   map[uuid.UUID][]pendingLink
@@ -99,6 +105,9 @@ func NewLinker(cfg LinkerConfig) (*Linker, error) {
 	}
 	if cfg.CheckpointInterval <= 0 {
 		cfg.CheckpointInterval = time.Second
+	}
+	if cfg.FlushInterval <= 0 {
+		cfg.FlushInterval = 50 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
 		cfg.Concurrency = 32
@@ -181,10 +190,45 @@ func (l *Linker) runOnce(ctx context.Context) error {
 		l.log.Warn("cannot set $maxCount on the checkpoint stream (it keeps growing)", "stream", CheckpointStream, "err", err)
 	}
 	l.log.Info("audit linker starting", "after", from.String())
-	return l.cfg.Store.SubscribeAll(ctx, from, nil, l.handle)
+
+	// The ticker appends what the handler holds and writes the checkpoint;
+	// a failure there ends the subscription through the context's cause.
+	sctx, cancel := context.WithCancelCause(ctx)
+	ticker := time.NewTicker(l.cfg.FlushInterval)
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		defer ticker.Stop()
+		for {
+			select {
+			case <-sctx.Done():
+				return
+			case <-ticker.C:
+			}
+			l.work.Lock()
+			err := l.flush(sctx)
+			if err == nil {
+				err = l.maybeSave(sctx, false)
+			}
+			l.work.Unlock()
+			if err != nil && sctx.Err() == nil {
+				cancel(err)
+				return
+			}
+		}
+	})
+	err = l.cfg.Store.SubscribeAll(sctx, from, nil, l.handle)
+	cause := context.Cause(sctx)
+	cancel(nil)
+	wg.Wait()
+	if ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
+		return cause
+	}
+	return err
 }
 
 func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
+	l.work.Lock()
+	defer l.work.Unlock()
 	switch d.Kind {
 	case eventstore.DeliveryEvent:
 		cid, ok, err := customerOfRecorded(d.Event)
@@ -201,18 +245,11 @@ func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
 			l.nPending++
 		}
 		l.last = d.Checkpoint
-		if l.live.Load() || l.nPending >= l.cfg.BatchSize {
-			if err := l.flush(ctx); err != nil {
-				return err
-			}
+		if l.nPending >= l.cfg.BatchSize {
+			return l.flush(ctx)
 		}
-		return l.maybeSave(ctx, false)
 	case eventstore.DeliveryCheckpoint:
 		l.last = d.Checkpoint
-		if err := l.flush(ctx); err != nil {
-			return err
-		}
-		return l.maybeSave(ctx, false)
 	case eventstore.DeliveryCaughtUp:
 		if err := l.flush(ctx); err != nil {
 			return err
