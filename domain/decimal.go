@@ -277,6 +277,21 @@ func (d Decimal) MarshalJSON() ([]byte, error) {
 	return []byte(`"` + d.String() + `"`), nil
 }
 
+// plainDecimalString reports whether s is a JSON string of sign, digit and
+// point characters only (the stored form; decoded without encoding/json on
+// the event read path).
+func plainDecimalString(s string) bool {
+	if len(s) < 2 || s[0] != '"' || s[len(s)-1] != '"' {
+		return false
+	}
+	for i := 1; i < len(s)-1; i++ {
+		if c := s[i]; (c < '0' || c > '9') && c != '.' && c != '-' && c != '+' {
+			return false
+		}
+	}
+	return true
+}
+
 // UnmarshalJSON reads a JSON string ("12.50") or, leniently, a JSON number
 // literal (12.50, parsed from its text, never through a float).
 func (d *Decimal) UnmarshalJSON(b []byte) error {
@@ -284,7 +299,9 @@ func (d *Decimal) UnmarshalJSON(b []byte) error {
 	if s == "null" {
 		return nil
 	}
-	if len(s) >= 2 && s[0] == '"' {
+	if len(s) >= 2 && s[0] == '"' && plainDecimalString(s) {
+		s = s[1 : len(s)-1] // no escapes: what json.Unmarshal would return
+	} else if len(s) >= 2 && s[0] == '"' {
 		var str string
 		if err := json.Unmarshal(b, &str); err != nil {
 			return err
