@@ -8,6 +8,12 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+
+	"github.com/google/uuid"
+
+	"github.com/crm-es/crm/audit"
+	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/redistest"
 )
 
 // TestServeAuditSubprocess: crm serve runs the audit linker and mounts the
@@ -84,5 +90,43 @@ func TestServeAuditSubprocess(t *testing.T) {
 	}
 	if out := stdout.String() + stderr.String(); strings.Contains(out, "crm-customer-history-") {
 		t.Errorf("link streams leak into the export")
+	}
+}
+
+// TestProjectRunsAuditLinker: crm project links the customers' events into
+// their link streams (checkpoint in the event store) next to the
+// projectors.
+func TestProjectRunsAuditLinker(t *testing.T) {
+	t.Parallel()
+	data := t.TempDir()
+	seedExportStore(t, data)
+	r := redistest.Start(t)
+	addr := freeAddr(t)
+	p := start(t, cleanEnv("REDIS_URL="+r.URL()), "project", "--data", data, "--http", addr)
+	p.waitLog("audit linker caught up")
+	p.stop()
+
+	s, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: data})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	alpha := uuid.NewSHA1(uuid.NameSpaceOID, []byte("Alpha"))
+	links, _, err := s.LoadStream(context.Background(), audit.HistoryStream(alpha))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range links {
+		got = append(got, l.Type+" "+string(l.Data))
+	}
+	oid := uuid.NewSHA1(alpha, []byte("order"))
+	want := []string{"$> 0@customer-" + alpha.String(), "$> 0@order-" + oid.String(), "$> 1@customer-" + alpha.String()}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("links of Alpha:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	cp, err := audit.LoadCheckpoint(context.Background(), s)
+	if err != nil || cp.IsZero() {
+		t.Errorf("linker checkpoint: %v %v", cp, err)
 	}
 }
