@@ -42,10 +42,15 @@ type gatedStore struct {
 	reads  atomic.Int64
 	gateAt int64
 	gate   chan struct{}
+	failAt int64 // the failAt-th ReadAll fails as unavailable (0 = never)
 }
 
 func (g *gatedStore) ReadAll(ctx context.Context, after eventstore.Checkpoint, limit int) ([]eventstore.Recorded, error) {
-	if n := g.reads.Add(1); g.gate != nil && n == g.gateAt {
+	n := g.reads.Add(1)
+	if g.failAt > 0 && n == g.failAt {
+		return nil, fmt.Errorf("read $all: %w", eventstore.ErrUnavailable)
+	}
+	if g.gate != nil && n == g.gateAt {
 		select {
 		case <-g.gate:
 		case <-ctx.Done():
@@ -439,5 +444,35 @@ func TestAuditVerifyTampered(t *testing.T) {
 	e.get("/v1/audit/streams/"+streams[1]+"/verify", "auditor").decode(t, &ok)
 	if !ok.OK || ok.Events != 2 {
 		t.Errorf("untouched stream: %+v", ok)
+	}
+}
+
+// TestAuditEventsNDJSONFailure: a read failure after the first lines ends
+// the stream with a last line {"error": <problem>}; before any line it is
+// an ordinary 503 problem.
+func TestAuditEventsNDJSONFailure(t *testing.T) {
+	e := newAudEnv(t, 2, 1)
+	id, _ := e.customer("Fail Ltd")
+	path := "/v1/audit/customers/" + id.String() + "/events"
+
+	e.src.reads.Store(0)
+	e.src.failAt = 2 // the second page of the $all scan
+	r := e.get(path, "auditor", readapi.ContentTypeNDJSON)
+	lines := strings.Split(strings.TrimSpace(string(r.body)), "\n")
+	if r.status != 200 || len(lines) != 3 {
+		t.Fatalf("status %d, %d lines: %s", r.status, len(lines), r.body)
+	}
+	var last struct {
+		Error *httpx.Problem `json:"error"`
+	}
+	if err := json.Unmarshal([]byte(lines[2]), &last); err != nil || last.Error == nil || last.Error.Status != http.StatusServiceUnavailable {
+		t.Errorf("last line %s (%v), want an error with status 503", lines[2], err)
+	}
+
+	e.src.reads.Store(0)
+	e.src.failAt = 1
+	r = e.get(path, "auditor", readapi.ContentTypeNDJSON)
+	if r.status != http.StatusServiceUnavailable || r.header.Get("Content-Type") != httpx.ContentTypeProblem {
+		t.Errorf("failure before the first line: %d %s %s", r.status, r.header.Get("Content-Type"), r.body)
 	}
 }
