@@ -62,6 +62,7 @@ func readAll(t *testing.T, store *eventstore.Store) []eventstore.Recorded {
 // imply, that the story is plausible, and that a second run appends
 // nothing.
 func TestLoad(t *testing.T) {
+	t.Parallel()
 	store := openStore(t)
 	ctx := context.Background()
 	opts := demo.Options{Seed: 1, Customers: 100}
@@ -276,6 +277,7 @@ func TestGenerateDeterministic(t *testing.T) {
 // TestEmbeddedSlice: the embedded file is CutSlice of the full data set
 // (when it is present), and smaller slices are prefixes in rank order.
 func TestEmbeddedSlice(t *testing.T) {
+	t.Parallel()
 	embedded := gunzip(t, demo.EmbeddedSlice())
 	if _, err := os.Stat(fullFile); err == nil {
 		f, err := os.Open(fullFile)

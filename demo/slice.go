@@ -104,6 +104,7 @@ func CutSlice(src io.Reader, dst io.Writer, customers int) (int, error) {
 		return 0, fmt.Errorf("demo: the header %q has no CustomerID column: not the Online Retail data set", strings.Join(header, ","))
 	}
 	r.FieldsPerRecord = len(header)
+	r.ReuseRecord = true // a kept row is cloned
 
 	var top rankHeap
 	rows := map[string][]slicedRow{}
@@ -120,6 +121,7 @@ func CutSlice(src io.Reader, dst io.Writer, customers int) (int, error) {
 			continue
 		}
 		if _, ok := rows[id]; !ok {
+			id = strings.Clone(id) // rec's memory is reused
 			e := rankedID{customerRank(id), id}
 			if len(top) == customers {
 				worst := top[0]
@@ -132,7 +134,7 @@ func CutSlice(src io.Reader, dst io.Writer, customers int) (int, error) {
 			heap.Push(&top, e)
 			rows[id] = nil
 		}
-		rows[id] = append(rows[id], slicedRow{n, rec})
+		rows[id] = append(rows[id], slicedRow{n, slices.Clone(rec)})
 	}
 	if len(rows) == 0 {
 		return 0, errors.New("demo: the file has no rows with a CustomerID")
