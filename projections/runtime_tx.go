@@ -21,19 +21,29 @@ const cacheLimit = 32 << 20
 type valueCache struct {
 	m     map[string]cached
 	bytes int
-	// complete: the generation was empty when the track started and the
-	// cache has never been dropped, so it holds every key written: a miss
-	// means the key is missing, without asking Redis (fresh builds).
+	// complete: the generation was empty when the track started, so every
+	// key it holds was written by this track: a key that written (a Bloom
+	// filter of every key committed, kept when values are dropped) has
+	// never seen is missing, without asking Redis (fresh builds).
 	complete bool
+	written  bloom
 }
 
 func newValueCache() *valueCache { return &valueCache{m: map[string]cached{}} }
 
+// missing reports whether key is certainly absent from Redis (complete
+// caches only; a false answer means "ask Redis").
+func (c *valueCache) missing(key string) bool {
+	return c.complete && !c.written.mayContain(key)
+}
+
 func (c *valueCache) put(k string, v cached) {
+	if c.complete {
+		c.written.add(k)
+	}
 	if c.bytes > cacheLimit {
 		clear(c.m)
 		c.bytes = 0
-		c.complete = false
 	}
 	old, had := c.m[k]
 	if had {
@@ -125,7 +135,7 @@ func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
 	if c, ok := b.cache.m[key]; ok {
 		return c.val, c.ok, nil
 	}
-	if b.cache.complete {
+	if b.cache.missing(key) {
 		return "", false, nil
 	}
 	v, err := b.rdb.Get(ctx, b.prefix+key).Result()

@@ -2,6 +2,8 @@ package projections
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
@@ -71,4 +73,45 @@ func TestBatchTxCoalescesSets(t *testing.T) {
 			t.Errorf("ops (-want +got):\n%s", diff)
 		}
 	})
+}
+
+// TestValueCacheKeepsCompletenessWhenDropped checks that a fresh build's
+// cache still knows which keys were never written after its values are
+// dropped for size: written keys always go to Redis, most unwritten ones
+// do not.
+func TestValueCacheKeepsCompletenessWhenDropped(t *testing.T) {
+	c := newValueCache()
+	c.complete = true
+	big := strings.Repeat("x", 1<<20)
+	var written []string
+	for i := range 40 { // 40 MiB of values: past cacheLimit, so dropped
+		k := "doc:" + strconv.Itoa(i)
+		c.put(k, cached{val: big, ok: true})
+		written = append(written, k)
+	}
+	for i := range 20_000 {
+		k := "small:" + strconv.Itoa(i)
+		c.put(k, cached{val: "v", ok: true})
+		written = append(written, k)
+	}
+	if c.bytes > cacheLimit+len(big)+100 {
+		t.Fatalf("cache holds %d bytes, limit %d", c.bytes, cacheLimit)
+	}
+	for _, k := range written {
+		if c.missing(k) {
+			t.Fatalf("written key %s reported missing", k)
+		}
+	}
+	fp := 0
+	for i := range 20_000 {
+		if !c.missing("never:" + strconv.Itoa(i)) {
+			fp++
+		}
+	}
+	if fp > 200 {
+		t.Errorf("%d of 20000 unwritten keys not known missing (false positives), want ≤ 1%%", fp)
+	}
+	if inc := newValueCache(); inc.missing("x") {
+		t.Error("an incomplete cache reported a key missing")
+	}
 }
