@@ -294,3 +294,27 @@ func TestCustomerOf(t *testing.T) {
 		})
 	}
 }
+
+// TestLinkerWritesNothingOnEmptyStore: on an empty store the linker
+// appends nothing (crm serve --demo checks for an empty store while the
+// linker already runs).
+func TestLinkerWritesNothingOnEmptyStore(t *testing.T) {
+	s := openStore(t)
+	l, stop := startLinker(t, s, LinkerConfig{FlushInterval: time.Millisecond, CheckpointInterval: time.Millisecond})
+	deadline := time.Now().Add(5 * time.Second)
+	for !l.Live() {
+		if time.Now().After(deadline) {
+			t.Fatal("linker not live")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	time.Sleep(50 * time.Millisecond)
+	stop()
+	evs, err := s.ReadAll(context.Background(), eventstore.Checkpoint{}, 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range evs {
+		t.Errorf("the linker wrote %s to %s on an empty store", e.Type, e.Stream)
+	}
+}

@@ -73,6 +73,7 @@ type Linker struct {
 	nPending  int
 	last      eventstore.Checkpoint
 	lastSave  time.Time
+	limited   bool // $maxCount set on the checkpoint stream
 
 	mu      sync.Mutex
 	lastErr error
@@ -186,9 +187,6 @@ func (l *Linker) runOnce(ctx context.Context) error {
 	l.pending = map[uuid.UUID][]pendingLink{}
 	l.order, l.nPending = nil, 0
 	l.last, l.lastSave = from, time.Now()
-	if err := l.limitCheckpointStream(ctx); err != nil {
-		l.log.Warn("cannot set $maxCount on the checkpoint stream (it keeps growing)", "stream", CheckpointStream, "err", err)
-	}
 	l.log.Info("audit linker starting", "after", from.String())
 
 	// The ticker appends what the handler holds and writes the checkpoint;
@@ -311,6 +309,15 @@ func (l *Linker) maybeSave(ctx context.Context, force bool) error {
 	}
 	if !force && time.Since(l.lastSave) < l.cfg.CheckpointInterval {
 		return nil
+	}
+	if !l.limited {
+		// Once per process, and only when there is something to write: on
+		// an empty store the linker writes nothing at all (crm serve --demo
+		// loads the demo only into an empty store).
+		if err := l.limitCheckpointStream(ctx); err != nil {
+			l.log.Warn("cannot set $maxCount on the checkpoint stream (it keeps growing)", "stream", CheckpointStream, "err", err)
+		}
+		l.limited = true
 	}
 	if err := SaveCheckpoint(ctx, l.cfg.Store, l.last); err != nil {
 		return err
