@@ -266,6 +266,34 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
+	// Every documented body property is one the command accepts (bodies
+	// are decoded strictly: an unknown field is a 400 naming it), checked by
+	// sending each command all its documented properties as null.
+	for path, ops := range doc.Paths {
+		for method, op := range ops {
+			if len(op.RequestBody) == 0 || !strings.HasPrefix(path, "/v1/") {
+				continue
+			}
+			props := bodyProperties(t, op.RequestBody)
+			if len(props) == 0 {
+				t.Errorf("%s %s: request body without properties", method, path)
+				continue
+			}
+			body := map[string]any{}
+			for _, p := range props {
+				body[p] = nil
+			}
+			name := strings.ToUpper(method) + " " + path
+			if problem := srv.sendJSON(strings.ToUpper(method), ginParam.ReplaceAllString(strings.NewReplacer("{", ":", "}", "").Replace(path), "00000000-0000-4000-8000-000000000001"), body); strings.Contains(problem, "unknown field") {
+				t.Errorf("%s: a documented property is refused: %s", name, problem)
+			}
+			body["undocumentedProbe"] = nil
+			if problem := srv.sendJSON(strings.ToUpper(method), ginParam.ReplaceAllString(strings.NewReplacer("{", ":", "}", "").Replace(path), "00000000-0000-4000-8000-000000000001"), body); !strings.Contains(problem, "undocumentedProbe") {
+				t.Errorf("%s: an unknown property is not refused by name: %s", name, problem)
+			}
+		}
+	}
+
 	// Every $ref points into the document.
 	var whole any
 	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
@@ -276,6 +304,61 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 			t.Errorf("$ref %q does not resolve", ref)
 		}
 	})
+}
+
+// sendJSON sends body as JSON with the server's key and returns the answer.
+func (s *crmServer) sendJSON(method, path string, body any) string {
+	s.t.Helper()
+	b, err := json.Marshal(body)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req, err := http.NewRequest(method, "http://"+s.addr+path, bytes.NewReader(b))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	req.Header.Set("Authorization", "Bearer "+s.key)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return fmt.Sprintf("%d %s", resp.StatusCode, out)
+}
+
+// bodyProperties lists the properties of a request body's JSON schema
+// (followed through its $ref).
+func bodyProperties(t *testing.T, raw json.RawMessage) []string {
+	t.Helper()
+	var whole any
+	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
+		t.Fatal(err)
+	}
+	var rb struct {
+		Content map[string]struct {
+			Schema map[string]any `json:"schema"`
+		} `json:"content"`
+	}
+	if err := json.Unmarshal(raw, &rb); err != nil {
+		t.Fatal(err)
+	}
+	schema := rb.Content["application/json"].Schema
+	if ref, ok := schema["$ref"].(string); ok {
+		v, ok := lookupPointer(whole, ref)
+		if !ok {
+			t.Fatalf("$ref %q does not resolve", ref)
+		}
+		schema, _ = v.(map[string]any)
+	}
+	props, _ := schema["properties"].(map[string]any)
+	var out []string
+	for p := range props {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
 }
 
 // resolveResponse follows a response's $ref into components.responses.
