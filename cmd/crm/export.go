@@ -154,6 +154,14 @@ func runExport(ctx context.Context, args []string, getenv func(string) string, s
 }
 
 func exportLog(ctx context.Context, cfg exportConfig, logger *slog.Logger, stdout, stderr io.Writer) (int, error) {
+	if cfg.eventStoreURL == "" {
+		// Opening the embedded store creates it: a mistyped --data would
+		// export an empty log without a word.
+		dir := filepath.Join(cfg.dataDir, "eventstore")
+		if _, err := os.Stat(dir); err != nil {
+			return 0, fmt.Errorf("no event store in %s (check --data / CRM_DATA_DIR, or set EVENTSTORE_URL): %w", dir, err)
+		}
+	}
 	store, err := eventstore.Open(ctx, eventstore.Config{URL: cfg.eventStoreURL, DataDir: cfg.dataDir, Logger: logger})
 	if err != nil {
 		return 0, fmt.Errorf("open event store: %w", err)

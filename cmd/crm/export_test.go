@@ -144,6 +144,17 @@ func TestExportCommand(t *testing.T) {
 			t.Errorf("export (-want +got):\n%s", diff)
 		}
 	})
+	t.Run("no store in --data", func(t *testing.T) {
+		var stdout, stderr bytes.Buffer
+		empty := t.TempDir()
+		code := run(context.Background(), []string{"export", "--data", empty, "--progress", "none"}, env, &stdout, &stderr)
+		if code != exitFailure || !strings.Contains(stderr.String(), "no event store in "+filepath.Join(empty, "eventstore")) {
+			t.Errorf("exit %d, stderr:\n%s", code, stderr.String())
+		}
+		if _, err := os.Stat(filepath.Join(empty, "eventstore")); !os.IsNotExist(err) {
+			t.Errorf("an event store was created in the wrong directory: %v", err)
+		}
+	})
 	t.Run("until before everything", func(t *testing.T) {
 		var stdout, stderr bytes.Buffer
 		if code := run(context.Background(), []string{"export", "--until", "2000-01-01", "--progress", "none"}, env, &stdout, &stderr); code != exitOK {
