@@ -90,7 +90,7 @@ func BenchmarkQueryLoad(b *testing.B) {
 	bareSrv := httptest.NewServer(bare)
 	b.Cleanup(bareSrv.Close)
 
-	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: 512, MaxIdleConnsPerHost: 512}}
+	client := &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, MaxConnsPerHost: 256}}
 	auth := "Bearer " + keyOf("admin")
 	send := func(url string, withAuth bool) bool {
 		req, _ := http.NewRequest(http.MethodGet, url, nil)
