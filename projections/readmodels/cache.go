@@ -70,9 +70,16 @@ func getDoc(ctx context.Context, tx projections.Tx, c *docCache, key string, v a
 // setDoc stores v (a pointer) as a JSON document. The caller must not
 // modify *v afterwards.
 func setDoc(tx projections.Tx, c *docCache, key string, v any) error {
-	b, err := json.Marshal(v)
-	if err != nil {
-		return permanent("encode read model key %s: %v", key, err)
+	var b []byte
+	ok := false
+	if a, is := v.(jsonAppender); is {
+		b, ok = a.appendJSON(make([]byte, 0, 1024))
+	}
+	if !ok {
+		var err error
+		if b, err = json.Marshal(v); err != nil {
+			return permanent("encode read model key %s: %v", key, err)
+		}
 	}
 	raw := string(b)
 	tx.Set(key, raw)
