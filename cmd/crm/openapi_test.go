@@ -294,6 +294,11 @@ func TestOpenAPIMatchesRoutes(t *testing.T) {
 		}
 	}
 
+	// The query answers have the documented shapes: a customer with an
+	// order, an opportunity and a service request, read back through every
+	// query that shows them.
+	srv.checkAnswers(doc)
+
 	// Every $ref points into the document.
 	var whole any
 	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
@@ -447,4 +452,143 @@ func TestOpenAPIPath(t *testing.T) {
 		}
 	}
 	_ = fmt.Sprint
+}
+
+// checkAnswers records a customer, an order, an opportunity and a service
+// request, then validates the answers of the queries that show them
+// against the documented 200 schemas.
+func (s *crmServer) checkAnswers(doc openAPIDoc) {
+	s.t.Helper()
+	const cust = "3c0ffee0-0000-4000-8000-00000000c001"
+	var pos string
+	for _, cmd := range []struct{ path, body string }{
+		{"/v1/customers", `{"id":"` + cust + `","name":"Schema Check Ltd","region":"Wales"}`},
+		{"/v1/customers/" + cust + "/contacts", `{"name":"Ada Jones","email":"ada@example.com"}`},
+		{"/v1/orders", `{"id":"3c0ffee0-0000-4000-8000-00000000c002","customerId":"` + cust + `","currency":"GBP","lines":[{"sku":"A1","quantity":"2","unitPrice":"3.50"}]}`},
+		{"/v1/opportunities", `{"id":"3c0ffee0-0000-4000-8000-00000000c003","title":"Spring range","customerId":"` + cust + `","expectedValue":"900.00","currency":"GBP"}`},
+		{"/v1/service-requests", `{"id":"3c0ffee0-0000-4000-8000-00000000c004","customerId":"` + cust + `","type":"consultation","title":"Sizes","request":"Which sizes?"}`},
+	} {
+		var reply map[string]any
+		answer := s.sendJSON(http.MethodPost, cmd.path, json.RawMessage(cmd.body))
+		code, body, _ := strings.Cut(answer, " ")
+		if code != "201" || json.Unmarshal([]byte(body), &reply) != nil {
+			s.t.Fatalf("POST %s: %s", cmd.path, answer)
+		}
+		pos, _ = reply["position"].(string)
+	}
+	var whole any
+	if err := json.Unmarshal(openAPIDocument, &whole); err != nil {
+		s.t.Fatal(err)
+	}
+	for _, q := range []struct{ path, doc string }{
+		{"/v1/customers?q=schema", "/v1/customers"},
+		{"/v1/customers/" + cust, "/v1/customers/{id}"},
+		{"/v1/customers/" + cust + "/orders", "/v1/customers/{id}/orders"},
+		{"/v1/customers/" + cust + "/timeline", "/v1/customers/{id}/timeline"},
+		{"/v1/opportunities", "/v1/opportunities"},
+		{"/v1/opportunities/3c0ffee0-0000-4000-8000-00000000c003", "/v1/opportunities/{id}"},
+		{"/v1/service-requests", "/v1/service-requests"},
+		{"/v1/service-requests/3c0ffee0-0000-4000-8000-00000000c004", "/v1/service-requests/{id}"},
+		{"/v1/churn/risks", "/v1/churn/risks"},
+		{"/v1/audit/customers/" + cust + "/events", "/v1/audit/customers/{id}/events"},
+		{"/v1/audit/customers/" + cust + "/state?asOf=" + time.Now().Add(time.Minute).UTC().Format(time.RFC3339), "/v1/audit/customers/{id}/state"},
+		{"/v1/audit/customers/" + cust + "/verify", "/v1/audit/customers/{id}/verify"},
+		{"/v1/audit/streams/customer-" + cust + "/verify", "/v1/audit/streams/{stream}/verify"},
+	} {
+		req, err := http.NewRequest(http.MethodGet, "http://"+s.addr+q.path, nil)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+s.key)
+		req.Header.Set("X-Min-Position", pos)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			s.t.Errorf("GET %s: %d %s", q.path, resp.StatusCode, body)
+			continue
+		}
+		var answer any
+		if err := json.Unmarshal(body, &answer); err != nil {
+			s.t.Errorf("GET %s: %v", q.path, err)
+			continue
+		}
+		var ok map[string]any
+		raw := doc.Paths[q.doc]["get"].Responses["200"]
+		if err := json.Unmarshal(raw, &ok); err != nil {
+			s.t.Fatal(err)
+		}
+		schema, _ := lookupPointer(ok, "#/content/application~1json/schema")
+		if problems := validateJSON(answer, schema, whole, "$"); len(problems) > 0 {
+			s.t.Errorf("GET %s does not match the documented schema:\n%s\nanswer: %s", q.path, strings.Join(problems, "\n"), tail(string(body), 2000))
+		}
+	}
+}
+
+// validateJSON checks v against an OpenAPI schema (the subset the document
+// uses: $ref, type, properties, items, additionalProperties, enum) and
+// returns what does not match. null is accepted anywhere (absent
+// optional values).
+func validateJSON(v any, schema any, whole any, at string) []string {
+	sm, _ := schema.(map[string]any)
+	if ref, ok := sm["$ref"].(string); ok {
+		target, ok := lookupPointer(whole, ref)
+		if !ok {
+			return []string{at + ": unresolved " + ref}
+		}
+		return validateJSON(v, target, whole, at)
+	}
+	if v == nil || len(sm) == 0 {
+		return nil
+	}
+	var out []string
+	switch typ, _ := sm["type"].(string); typ {
+	case "object":
+		m, ok := v.(map[string]any)
+		if !ok {
+			return []string{fmt.Sprintf("%s: %T, want an object", at, v)}
+		}
+		props, _ := sm["properties"].(map[string]any)
+		addl, hasAddl := sm["additionalProperties"]
+		for k, x := range m {
+			if ps, ok := props[k]; ok {
+				out = append(out, validateJSON(x, ps, whole, at+"."+k)...)
+			} else if as, ok := addl.(map[string]any); ok {
+				out = append(out, validateJSON(x, as, whole, at+"."+k)...)
+			} else if !hasAddl || addl == false {
+				out = append(out, at+"."+k+": not documented")
+			}
+		}
+	case "array":
+		xs, ok := v.([]any)
+		if !ok {
+			return []string{fmt.Sprintf("%s: %T, want an array", at, v)}
+		}
+		for i, x := range xs {
+			out = append(out, validateJSON(x, sm["items"], whole, fmt.Sprintf("%s[%d]", at, i))...)
+		}
+	case "string":
+		if _, ok := v.(string); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a string", at, v))
+		}
+	case "integer":
+		if f, ok := v.(float64); !ok || f != float64(int64(f)) {
+			out = append(out, fmt.Sprintf("%s: %v, want an integer", at, v))
+		}
+	case "number":
+		if _, ok := v.(float64); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a number", at, v))
+		}
+	case "boolean":
+		if _, ok := v.(bool); !ok {
+			out = append(out, fmt.Sprintf("%s: %T, want a boolean", at, v))
+		}
+	}
+	if enum, ok := sm["enum"].([]any); ok && !slices.Contains(enum, v) {
+		out = append(out, fmt.Sprintf("%s: %v, not one of %v", at, v, enum))
+	}
+	return out
 }
