@@ -44,7 +44,7 @@ type LinkerConfig struct {
 	// its checkpoint after a failure (0 = 200 ms and 10 s).
 	RetryMin, RetryMax time.Duration
 	// Concurrency is how many link streams a flush appends to at once
-	// (0 = 32), so that the store can group-commit them.
+	// (0 = 256), so that the store can group-commit them.
 	Concurrency int
 }
 
@@ -111,7 +111,7 @@ func NewLinker(cfg LinkerConfig) (*Linker, error) {
 		cfg.FlushInterval = 50 * time.Millisecond
 	}
 	if cfg.Concurrency <= 0 {
-		cfg.Concurrency = 32
+		cfg.Concurrency = 256
 	}
 	if cfg.RetryMin <= 0 {
 		cfg.RetryMin = 200 * time.Millisecond
@@ -152,7 +152,11 @@ func (l *Linker) Err() error {
 func (l *Linker) Run(ctx context.Context) error {
 	delay := l.cfg.RetryMin
 	for {
+		began := time.Now()
 		err := l.runOnce(ctx)
+		if time.Since(began) > time.Minute {
+			delay = l.cfg.RetryMin // it had been working: start the backoff afresh
+		}
 		switch {
 		case ctx.Err() != nil:
 			return ctx.Err()
