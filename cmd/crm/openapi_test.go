@@ -18,6 +18,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
+	"github.com/crm-es/crm/internal/redistest"
 	"github.com/crm-es/crm/writeapi"
 )
 
@@ -31,13 +32,14 @@ type crmServer struct {
 }
 
 // startCRM runs serve() the way "crm serve" does, on a free port with a
-// temporary data directory, the embedded event and read stores and one
-// admin API key, and waits until /readyz answers 200.
+// temporary data directory, the embedded event store, a real redis-server
+// (internal/redistest) as the read store and one admin API key, and waits
+// until /readyz answers 200.
 func startCRM(t *testing.T, key string) *crmServer {
 	t.Helper()
 	s := &crmServer{t: t, addr: freeAddr(t), key: key, log: &syncBuffer{}}
 	cfg := serveConfig{dataDir: t.TempDir(), httpAddr: s.addr, apiKeys: key + " tour-admin admin",
-		logLevel: slog.LevelDebug, shutdownTimeout: 15 * time.Second}
+		redisURL: redistest.Start(t).URL(), logLevel: slog.LevelDebug, shutdownTimeout: 15 * time.Second}
 	logger := slog.New(slog.NewJSONHandler(s.log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

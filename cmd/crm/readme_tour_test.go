@@ -54,7 +54,8 @@ type tourCheck struct {
 
 // TestReadmeTour runs the README's five-minute tour: every ```sh block of
 // the section, with sh -c, against crm serve started in-process (fresh
-// data directory, embedded stores, a known admin key), in order, and
+// data directory, embedded event store, a real redis-server as the read
+// store, a known admin key), in order, and
 // checks each output. The first block sets the variables: CRM and KEY are
 // the test's (the README reads the key from data/api-keys), the ids are
 // taken as written. Then the tour runs a second time: every command
