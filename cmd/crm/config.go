@@ -168,26 +168,27 @@ Flags:
 
 // churnConfig configures the churn-risk scorer run beside the projectors.
 // Zero values take the defaults.
+// (Exported fields: the config tests compare configs with go-cmp.)
 type churnConfig struct {
-	interval   time.Duration // full rescoring; 0 = churn.DefaultScoreInterval
-	ruleMonths int           // the N-month rule's N; 0 = churn.DefaultRuleMonths
-	noWarnings bool          // score only, raise no churn warnings
+	Interval   time.Duration // full rescoring; 0 = churn.DefaultScoreInterval
+	RuleMonths int           // the N-month rule's N; 0 = churn.DefaultRuleMonths
+	NoWarnings bool          // score only, raise no churn warnings
 }
 
 func addChurnFlags(fs *flag.FlagSet, c *churnConfig) {
-	fs.DurationVar(&c.interval, "churn-interval", 0, "how often every customer's churn risk is recomputed (0: every hour); changed customers are rescored at once")
-	fs.IntVar(&c.ruleMonths, "churn-rule-months", 0, "N of the churn rule: warn an active customer with no order for N months (0: 6)")
-	fs.BoolVar(&c.noWarnings, "no-churn-warnings", false, "compute churn risks but raise no ChurnWarningRaised")
+	fs.DurationVar(&c.Interval, "churn-interval", 0, "how often every customer's churn risk is recomputed (0: every hour); changed customers are rescored at once")
+	fs.IntVar(&c.RuleMonths, "churn-rule-months", 0, "N of the churn rule: warn an active customer with no order for N months (0: 6)")
+	fs.BoolVar(&c.NoWarnings, "no-churn-warnings", false, "compute churn risks but raise no ChurnWarningRaised")
 }
 
 func (c churnConfig) validate() []error {
 	var errs []error
-	if c.interval < 0 {
+	if c.Interval < 0 {
 		errs = append(errs, errors.New("--churn-interval must not be negative"))
-	} else if c.interval > 0 && c.interval < time.Second {
+	} else if c.Interval > 0 && c.Interval < time.Second {
 		errs = append(errs, errors.New("--churn-interval must be at least 1s"))
 	}
-	if c.ruleMonths < 0 || c.ruleMonths > 120 {
+	if c.RuleMonths < 0 || c.RuleMonths > 120 {
 		errs = append(errs, errors.New("--churn-rule-months must be from 1 to 120 (0: the default, 6)"))
 	}
 	return errs

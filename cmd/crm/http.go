@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -117,6 +118,7 @@ func readyHandler(checks []readinessCheck, timeout time.Duration) gin.HandlerFun
 		ctx, cancel := context.WithTimeout(c.Request.Context(), timeout)
 		defer cancel()
 		results := make([]checkResult, len(checks))
+		details := make([]string, len(checks)) // why a reachable check is not ready
 		var wg sync.WaitGroup
 		for i, chk := range checks {
 			wg.Go(func() {
@@ -124,25 +126,36 @@ func readyHandler(checks []readinessCheck, timeout time.Duration) gin.HandlerFun
 				if err := ping(ctx, chk.pinger); err != nil {
 					results[i].Status = "failed"
 					results[i].Error = err.Error()
+					var nr interface{ ReadinessDetail() string }
+					if errors.As(err, &nr) {
+						details[i] = nr.ReadinessDetail()
+					}
 				}
 			})
 		}
 		wg.Wait()
 
 		c.Header("Cache-Control", "no-store")
-		var failed []string
-		for _, r := range results {
-			if r.Status != "ok" {
+		var failed, why []string
+		for i, r := range results {
+			switch {
+			case r.Status == "ok":
+			case details[i] != "":
+				why = append(why, details[i])
+			default:
 				failed = append(failed, r.Name)
 			}
 		}
-		if len(failed) == 0 {
+		if len(failed)+len(why) == 0 {
 			c.JSON(http.StatusOK, gin.H{"status": "ready", "checks": results})
 			return
 		}
+		if len(failed) > 0 {
+			why = append([]string{strings.Join(failed, ", ") + " unreachable"}, why...)
+		}
 		writeProblem(c, problem{
 			Status: http.StatusServiceUnavailable,
-			Detail: "not ready: " + strings.Join(failed, ", ") + " unreachable",
+			Detail: "not ready: " + strings.Join(why, "; "),
 			Checks: results,
 		})
 	}

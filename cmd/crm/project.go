@@ -13,22 +13,27 @@ import (
 	"os"
 	"os/signal"
 	"strings"
+	"sync"
 	"syscall"
 	"text/tabwriter"
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/crm-es/crm/commands"
+	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/projections"
+	"github.com/crm-es/crm/projections/churn"
 	"github.com/crm-es/crm/projections/readmodels"
 )
 
-// allProjections is every projection the projector runs.
+// allProjections is every projection the projector runs: the read models
+// and the churn signals.
 func allProjections() []projections.Projection {
-	return readmodels.All()
+	return append(readmodels.All(), churn.Projection{})
 }
 
 // projectConfig is the configuration of "crm project" and "crm projections".
@@ -40,6 +45,7 @@ type projectConfig struct {
 	logLevel        slog.Level
 	shutdownTimeout time.Duration
 	json            bool
+	churn           churnConfig
 }
 
 func parseProjectConfig(name string, args []string, getenv func(string) string, stderr io.Writer, usage string, withHTTP bool) (projectConfig, []string, error) {
@@ -53,6 +59,7 @@ func parseProjectConfig(name string, args []string, getenv func(string) string, 
 	if withHTTP {
 		fs.StringVar(&cfg.httpAddr, "http", envOr(getenv, "CRM_HTTP_ADDR", defaultHTTPAddr), "HTTP listen `address` for /healthz, /readyz and /metrics (env CRM_HTTP_ADDR)")
 		fs.DurationVar(&cfg.shutdownTimeout, "shutdown-timeout", defaultShutdownTimeout, "how long to wait for the projectors and the event store on shutdown")
+		addChurnFlags(fs, &cfg.churn)
 	} else {
 		fs.BoolVar(&cfg.json, "json", false, "print JSON instead of a table")
 	}
@@ -71,7 +78,8 @@ func parseProjectConfig(name string, args []string, getenv func(string) string, 
 	cfg.redisURL = strings.TrimSpace(getenv("REDIS_URL"))
 	var errs []error
 	if cfg.redisURL == "" {
-		errs = append(errs, errors.New("REDIS_URL must be set (the embedded read store is not available yet)"))
+		errs = append(errs, errors.New("REDIS_URL must be set: a separate projector process works on a Redis shared with crm serve "+
+			"(set REDIS_URL for both); without REDIS_URL, crm serve runs the projectors itself on an embedded in-memory read store"))
 	} else if err := validateRedisURL(cfg.redisURL); err != nil {
 		errs = append(errs, err)
 	}
@@ -88,6 +96,7 @@ func parseProjectConfig(name string, args []string, getenv func(string) string, 
 		if cfg.shutdownTimeout <= 0 {
 			errs = append(errs, errors.New("--shutdown-timeout must be positive"))
 		}
+		errs = append(errs, cfg.churn.validate()...)
 	}
 	lvl, err := parseLogLevel(level)
 	if err != nil {
@@ -102,10 +111,13 @@ const projectUsage = `Usage: crm project [flags]
 Runs the projectors alone: every read model is kept up to date in Redis from
 the event store's $all. Any number of projector processes may run; per
 projection one holds a lease in Redis and the others stand by (taking over
-within 10 s after the holder dies). Serves /healthz, /readyz and /metrics.
+within 10 s after the holder dies). The churn-risk scorer runs beside them
+(several scorers raise at most one warning per customer and day). Serves
+/healthz, /readyz and /metrics.
 
 Environment:
-  REDIS_URL        redis:// URL of the read store (required)
+  REDIS_URL        redis:// URL of the read store (required: shared with
+                   crm serve; crm serve alone needs no Redis)
   EVENTSTORE_URL   esdb:// connection string (unset: embedded store under DATA)
 
 Flags:
@@ -143,11 +155,17 @@ func project(ctx context.Context, stopSignals func(), cfg projectConfig, logger 
 		}
 		return fmt.Errorf("open event store: %w", err)
 	}
-	defer func() { _ = closeWithin(cfg.shutdownTimeout, store.Close) }()
-	defer startAuditLinker(ctx, store, logger).stop(cfg.shutdownTimeout) // audit link streams (stops before the store closes)
-	pr, err := startProjector(ctx, store, cfg.redisURL, logger)
+	// The audit linker (audit link streams) stops before the store closes.
+	closeStore := withAuditLinker(ctx, store, logger, cfg.shutdownTimeout, func() error { return closeWithin(cfg.shutdownTimeout, store.Close) })
+	rdb, err := openRedis(cfg.redisURL)
 	if err != nil {
-		return err
+		return errors.Join(err, closeStore())
+	}
+	cmds := commands.New(commands.Config{Store: store, Logger: logger})
+	pr, err := startProjector(ctx, store, readStore{rdb: rdb, close: rdb.Close, desc: redactURL(cfg.redisURL)},
+		projectorOptions{churn: cfg.churn, warner: commandWarner{cmds}}, logger)
+	if err != nil {
+		return errors.Join(err, closeStore())
 	}
 	srv := newHTTPServer(newRouterWithMetrics(logger, append([]readinessCheck{{name: "eventstore", pinger: store}}, pr.readiness()...), []metricsSource{pr.writeMetrics}, pr.mount), logger)
 	served := make(chan error, 1)
@@ -163,18 +181,45 @@ func project(ctx context.Context, stopSignals func(), cfg projectConfig, logger 
 	sctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
 	defer cancel()
 	_ = srv.Shutdown(sctx)
-	if err := pr.stop(cfg.shutdownTimeout); err != nil {
+	if err := pr.stop(cfg.shutdownTimeout, closeStore); err != nil {
 		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// projector is a running projections.Runtime.
+// projector is a running projections.Runtime with the churn scorer.
 type projector struct {
-	rt     *projections.Runtime
-	rdb    *redis.Client
-	cancel context.CancelFunc
-	done   chan struct{}
+	rt        *projections.Runtime
+	rdb       *redis.Client
+	closeRead func() error
+	cancel    context.CancelFunc
+	done      chan struct{} // closed when the runtime, scorer and progress log have stopped
+}
+
+// readStore is the Redis the projectors write: an external one (REDIS_URL)
+// or the embedded one. close releases it; desc names it in logs.
+type readStore struct {
+	rdb   *redis.Client
+	close func() error
+	desc  string
+}
+
+// projectorOptions are the projector's settings besides the stores.
+type projectorOptions struct {
+	churn churnConfig
+	// warner raises churn warnings (nil: none).
+	warner churn.Warner
+	// wrap, when set (tests), wraps the projections run.
+	wrap func([]projections.Projection) []projections.Projection
+}
+
+// commandWarner raises churn warnings through the command side, as the
+// user "churn-scorer".
+type commandWarner struct{ h *commands.Handlers }
+
+func (w commandWarner) WarnChurn(ctx context.Context, id uuid.UUID, cw domain.ChurnWarning, key string) (bool, error) {
+	res, err := w.h.WarnChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer", Roles: []string{"system"}}, IdempotencyKey: key}, id, cw)
+	return res.Changed && !res.Replayed, err
 }
 
 func openRedis(redisURL string) (*redis.Client, error) {
@@ -185,47 +230,151 @@ func openRedis(redisURL string) (*redis.Client, error) {
 	return redis.NewClient(opt), nil
 }
 
-func newRuntime(store projections.Source, rdb *redis.Client, logger *slog.Logger) (*projections.Runtime, error) {
+func newRuntime(store projections.Source, rdb *redis.Client, projs []projections.Projection, logger *slog.Logger) (*projections.Runtime, error) {
 	return projections.NewRuntime(projections.RuntimeConfig{
 		Store: store, Redis: rdb, Codec: commands.NewCodec(),
-		Projections: allProjections(), Logger: logger,
+		Projections: projs, Logger: logger,
 	})
 }
 
-// startProjector runs the projectors in the background until stop.
-func startProjector(ctx context.Context, store projections.Source, redisURL string, logger *slog.Logger) (*projector, error) {
-	rdb, err := openRedis(redisURL)
+// startProjector runs the projectors and the churn scorer on rs in the
+// background until stop, which also closes rs.
+func startProjector(ctx context.Context, store projections.Source, rs readStore, o projectorOptions, logger *slog.Logger) (*projector, error) {
+	projs := allProjections()
+	if o.wrap != nil {
+		projs = o.wrap(projs)
+	}
+	rt, err := newRuntime(store, rs.rdb, projs, logger)
 	if err != nil {
+		_ = rs.close()
 		return nil, err
 	}
-	rt, err := newRuntime(store, rdb, logger)
+	var w churn.Warner
+	if !o.churn.NoWarnings && o.warner != nil {
+		w = o.warner
+	}
+	sc, err := churn.NewScorer(churn.ScorerConfig{Redis: rs.rdb, Warner: w, Interval: o.churn.Interval,
+		RuleMonths: o.churn.RuleMonths, Logger: logger})
 	if err != nil {
-		_ = rdb.Close()
+		_ = rs.close()
 		return nil, err
 	}
 	rctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	p := &projector{rt: rt, rdb: rdb, cancel: cancel, done: make(chan struct{})}
-	go func() { defer close(p.done); _ = rt.Run(rctx) }()
-	logger.Info("projectors started", "redis", redactURL(redisURL), "projections", strings.Join(rt.Names(), ","))
+	p := &projector{rt: rt, rdb: rs.rdb, closeRead: rs.close, cancel: cancel, done: make(chan struct{})}
+	var wg sync.WaitGroup
+	wg.Go(func() { _ = rt.Run(rctx) })
+	wg.Go(func() { _ = sc.Run(rctx) })
+	wg.Go(func() { p.logProgress(rctx, logger, 5*time.Second) })
+	go func() { wg.Wait(); close(p.done) }()
+	logger.Info("projectors started", "redis", rs.desc, "projections", strings.Join(rt.Names(), ","),
+		"churn_warnings", w != nil)
 	return p, nil
 }
 
-// stop ends the projectors (releasing their leases) and closes Redis.
-func (p *projector) stop(timeout time.Duration) error {
+// stop ends the projectors (releasing their leases) and the scorer, and
+// closes the read store. closeSource, when not nil, runs between telling
+// them to stop and waiting for them: closing the event store there ends
+// calls that would otherwise wait for an unreachable store (the read store
+// stays open until they are done, for the lease releases).
+func (p *projector) stop(timeout time.Duration, closeSource func() error) error {
 	p.cancel()
-	err := closeWithin(timeout, func() error { <-p.done; return nil })
-	return errors.Join(err, p.rdb.Close())
+	var errs []error
+	if closeSource != nil {
+		errs = append(errs, closeSource())
+	}
+	errs = append(errs, closeWithin(timeout, func() error { <-p.done; return nil }), p.closeRead())
+	return errors.Join(errs...)
+}
+
+// buildingError says which projections have no generation to serve yet:
+// they are (re)building from the event log (at the first start, after the
+// read store lost its data, always with the embedded store).
+type buildingError struct{ names []string }
+
+func (e buildingError) Error() string {
+	return "rebuilding from the event log: " + strings.Join(e.names, ", ")
+}
+
+// ReadinessDetail is what /readyz says about it.
+func (e buildingError) ReadinessDetail() string {
+	return "read models rebuilding from the event log: " + strings.Join(e.names, ", ")
+}
+
+// building reports a buildingError while some projection has no
+// generation to serve.
+func (p *projector) building(ctx context.Context) error {
+	names := p.rt.Names()
+	keys := make([]string, len(names))
+	for i, n := range names {
+		keys[i] = projections.AliasKey(n)
+	}
+	vals, err := p.rdb.MGet(ctx, keys...).Result()
+	if err != nil {
+		return err
+	}
+	var missing []string
+	for i, v := range vals {
+		if v == nil {
+			missing = append(missing, names[i])
+		}
+	}
+	if len(missing) > 0 {
+		return buildingError{names: missing}
+	}
+	return nil
+}
+
+// logProgress logs when the read models start (re)building from the log,
+// how far they are every interval meanwhile, and when they are ready.
+func (p *projector) logProgress(ctx context.Context, logger *slog.Logger, every time.Duration) {
+	tick := time.NewTicker(min(every, time.Second))
+	defer tick.Stop()
+	var since, last time.Time
+	for {
+		err := p.building(ctx)
+		var be buildingError
+		switch {
+		case ctx.Err() != nil:
+			return
+		case errors.As(err, &be):
+			if since.IsZero() {
+				since = time.Now()
+				logger.Info("read models rebuilding from the event log; /readyz answers 503 until they have caught up",
+					"projections", strings.Join(be.names, ","))
+			} else if time.Since(last) >= every {
+				last = time.Now()
+				sctx, cancel := context.WithTimeout(ctx, every)
+				sts, _ := p.rt.Status(sctx)
+				cancel()
+				for _, s := range sts {
+					if s.Active == "" {
+						logger.Info("rebuild progress", "projection", s.Name, "position", max(s.Checkpoint, s.BuildCheckpoint), "head", s.Head,
+							"state", s.State, "elapsed", time.Since(since).Round(time.Second).String())
+					}
+				}
+			}
+		case err == nil && !since.IsZero():
+			logger.Info("read models caught up", "elapsed", time.Since(since).Round(time.Millisecond).String())
+			since, last = time.Time{}, time.Time{}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
 }
 
 type pingerFunc func(ctx context.Context) error
 
 func (f pingerFunc) Ping(ctx context.Context) error { return f(ctx) }
 
-// readiness: Redis answers and every projection has a generation to serve.
+// readiness: Redis answers and every projection has a generation to serve
+// (a buildingError names those still rebuilding).
 func (p *projector) readiness() []readinessCheck {
 	return []readinessCheck{
 		{name: "redis", pinger: pingerFunc(func(ctx context.Context) error { return p.rdb.Ping(ctx).Err() })},
-		{name: "projections", pinger: pingerFunc(p.rt.Ready)},
+		{name: "projections", pinger: pingerFunc(p.building)},
 	}
 }
 
@@ -320,7 +469,7 @@ func runProjections(ctx context.Context, args []string, getenv func(string) stri
 		return exitFailure
 	}
 	defer store.Close()
-	rt, err := newRuntime(store, rdb, logger)
+	rt, err := newRuntime(store, rdb, allProjections(), logger)
 	if err != nil {
 		fmt.Fprintf(stderr, "crm projections: %v\n", err)
 		return exitFailure

@@ -19,9 +19,12 @@ import (
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/demo"
 	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/memredis"
 )
 
-// runServe is "crm serve": the HTTP API over the event store.
+// runServe is "crm serve": the HTTP API over the event store, with the
+// projectors and the churn scorer in-process (on REDIS_URL's Redis, or on
+// the embedded read store).
 func runServe(ctx context.Context, args []string, getenv func(string) string, stderr io.Writer) int {
 	cfg, err := parseServeConfig(args, getenv, stderr)
 	if code, done := configExit("crm serve", err, stderr); done {
@@ -80,7 +83,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 	closeStore = withAuditLinker(ctx, store, logger, cfg.shutdownTimeout, closeStore) // audit link streams; runs without Redis too
 
 	if cfg.demo {
-		if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1}, logger, stderr); err != nil {
+		if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1}, cfg.dataDir, logger, stderr); err != nil {
 			return errors.Join(err, closeStore())
 		}
 	}
@@ -88,23 +91,22 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 	checks := []readinessCheck{{name: "eventstore", pinger: store}}
 	mounts := []func(*gin.Engine){}
 	var metrics []metricsSource
-	var pr *projector
-	if cfg.redisURL == "" {
-		logger.Warn("REDIS_URL is not set: projectors not started (the embedded read store is a later step); run with REDIS_URL or crm project")
-	} else {
-		if pr, err = startProjector(ctx, store, cfg.redisURL, logger); err != nil {
-			return errors.Join(err, closeStore())
-		}
-		checks = append(checks, pr.readiness()...)
-		mounts = append(mounts, pr.mount)
-		mounts = append(mounts, mountQueryAPI(keys, store, pr.rdb, logger))
-		metrics = append(metrics, pr.writeMetrics)
-		stopProjector := func() error { return pr.stop(cfg.shutdownTimeout) }
-		prevClose := closeStore
-		closeStore = func() error { return errors.Join(stopProjector(), prevClose()) }
-	}
-
 	cmds := commands.New(commands.Config{Store: store, Logger: logger})
+	rs, err := openServeReadStore(ctx, cfg, logger)
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	pr, err := startProjector(ctx, store, rs, projectorOptions{churn: cfg.churn, warner: commandWarner{cmds}, wrap: cfg.wrapProjections}, logger)
+	if err != nil {
+		return errors.Join(err, closeStore())
+	}
+	checks = append(checks, pr.readiness()...)
+	mounts = append(mounts, pr.mount)
+	mounts = append(mounts, mountQueryAPI(keys, store, pr.rdb, logger))
+	metrics = append(metrics, pr.writeMetrics)
+	closeEventStore := closeStore
+	closeStore = func() error { return pr.stop(cfg.shutdownTimeout, closeEventStore) }
+
 	mounts = append(mounts, mountCommandAPI(keys, cmds, logger))
 	mounts = append(mounts, mountAuditAPI(keys, store, logger))
 	srv := newHTTPServer(newRouterWithMetrics(logger, checks, metrics, mounts...), logger)
@@ -138,6 +140,26 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		logger.Info("stopped")
 	}
 	return errors.Join(errs...)
+}
+
+// openServeReadStore opens REDIS_URL's Redis, or without it starts the
+// embedded in-memory read store (the read models are then rebuilt from
+// the event log, as at every start).
+func openServeReadStore(ctx context.Context, cfg serveConfig, logger *slog.Logger) (readStore, error) {
+	if cfg.redisURL != "" {
+		rdb, err := openRedis(cfg.redisURL)
+		if err != nil {
+			return readStore{}, err
+		}
+		return readStore{rdb: rdb, close: rdb.Close, desc: redactURL(cfg.redisURL)}, nil
+	}
+	mem, err := memredis.Start(ctx)
+	if err != nil {
+		return readStore{}, err
+	}
+	logger.Info("REDIS_URL is not set: embedded read store in memory (the read models are rebuilt from the event log at every start; production uses Redis)",
+		"addr", mem.Addr())
+	return readStore{rdb: mem.Client, close: mem.Close, desc: "embedded"}, nil
 }
 
 // closeWithin runs closeFn and waits at most timeout for it to return.
