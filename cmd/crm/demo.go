@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -156,24 +157,48 @@ type demoStore interface {
 	ReadAll(ctx context.Context, after eventstore.Checkpoint, limit int) ([]eventstore.Recorded, error)
 }
 
+// demoMarker is the file, in the data directory, that says a first-start
+// demo load began and has not finished.
+const demoMarker = ".demo-loading"
+
 // loadDemoIfEmpty loads the demo (crm serve --demo: the defaults, seed 1)
 // into an event store that holds no event yet; a store with events is left
-// as it is.
-func loadDemoIfEmpty(ctx context.Context, store demoStore, opts demo.Options, logger *slog.Logger, stderr io.Writer) error {
-	first, err := store.ReadAll(ctx, eventstore.Checkpoint{}, 1)
-	if err != nil {
-		return fmt.Errorf("demo: read the event store: %w", err)
+// as it is, unless an earlier first-start load was interrupted (its marker
+// file DATA/.demo-loading is still there): then the load runs again, which
+// completes it (Load is idempotent).
+func loadDemoIfEmpty(ctx context.Context, store demoStore, opts demo.Options, dataDir string, logger *slog.Logger, stderr io.Writer) error {
+	marker := filepath.Join(dataDir, demoMarker)
+	_, statErr := os.Stat(marker)
+	interrupted := statErr == nil
+	if !interrupted {
+		first, err := store.ReadAll(ctx, eventstore.Checkpoint{}, 1)
+		if err != nil {
+			return fmt.Errorf("demo: read the event store: %w", err)
+		}
+		if len(first) > 0 {
+			logger.Info("demo data not loaded: the event store already holds events")
+			return nil
+		}
+		if err := os.MkdirAll(dataDir, 0o755); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if err := os.WriteFile(marker, []byte("crm serve --demo is loading the demo data; if this file remains, the next start completes it\n"), 0o644); err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		logger.Info("empty event store: loading the demo data (crm serve --demo)")
+	} else {
+		logger.Info("completing an interrupted demo load (crm serve --demo)", "marker", marker)
 	}
-	if len(first) > 0 {
-		logger.Info("demo data not loaded: the event store already holds events")
-		return nil
-	}
-	logger.Info("empty event store: loading the demo data (crm serve --demo)")
 	opts.Logger = logger
-	opts.Progress = progressFor("auto", stderr, logger)
+	if opts.Progress == nil {
+		opts.Progress = progressFor("auto", stderr, logger)
+	}
 	sum, err := demo.Load(ctx, store, opts)
 	if err != nil {
-		return fmt.Errorf("load the demo data: %w", err)
+		return fmt.Errorf("load the demo data (the next start with --demo completes it): %w", err)
+	}
+	if err := os.Remove(marker); err != nil {
+		return fmt.Errorf("demo: %w", err)
 	}
 	logger.Info("demo data loaded", "customers", sum.Customers, "orders", sum.Import.Orders, "commands", sum.Recorded,
 		"took", sum.Duration.Round(time.Millisecond).String())

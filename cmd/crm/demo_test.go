@@ -3,7 +3,10 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/crm-es/crm/demo"
@@ -68,31 +71,74 @@ func TestDemoUsageErrors(t *testing.T) {
 }
 
 // TestLoadDemoIfEmpty: crm serve --demo loads the demo into an empty store
-// only.
+// only, and completes a load that was interrupted.
 func TestLoadDemoIfEmpty(t *testing.T) {
 	ctx := context.Background()
-	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: t.TempDir()})
+	dataDir := t.TempDir()
+	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: dataDir})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer store.Close()
 	var stderr bytes.Buffer
+	marker := filepath.Join(dataDir, demoMarker)
+
+	// Interrupted: the context ends during the load; the marker stays.
 	opts := demo.Options{Seed: 1, Customers: 8}
-	if err := loadDemoIfEmpty(ctx, store, opts, discardLogger(), &stderr); err != nil {
+	cctx, cancel := context.WithCancel(ctx)
+	progress := &cancelAfter{n: 40, cancel: cancel}
+	opts.Progress = progress
+	if err := loadDemoIfEmpty(cctx, store, opts, dataDir, discardLogger(), &stderr); err == nil {
+		t.Fatal("interrupted load: no error")
+	}
+	cancel()
+	if _, err := os.Stat(marker); err != nil {
+		t.Fatalf("after an interrupted load the marker is gone: %v", err)
+	}
+	partial, err := store.Head(ctx)
+	if err != nil || partial.IsZero() {
+		t.Fatalf("the interrupted load wrote nothing (head %v, %v)", partial, err)
+	}
+
+	// The next start completes it, then the marker is gone.
+	if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1, Customers: 8}, dataDir, discardLogger(), &stderr); err != nil {
 		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Fatalf("marker after a complete load: %v", err)
 	}
 	head, err := store.Head(ctx)
-	if err != nil || head.IsZero() {
-		t.Fatalf("after loading into an empty store: head %v, %v", head, err)
+	if err != nil || head == partial {
+		t.Fatalf("completing load appended nothing: head %v → %v (%v)", partial, head, err)
 	}
-	// Not empty any more: another seed would add a second story, but
-	// nothing is loaded.
-	opts.Seed = 2
-	if err := loadDemoIfEmpty(ctx, store, opts, discardLogger(), &stderr); err != nil {
+	again, err := demo.Load(ctx, store, demo.Options{Seed: 1, Customers: 8})
+	if err != nil || again.Recorded != 0 || again.Import.Appended != 0 {
+		t.Fatalf("after completion a load still records %d commands and %d imported events (%v)", again.Recorded, again.Import.Appended, err)
+	}
+
+	// Not empty and no marker: nothing is loaded (another seed would add a
+	// second story).
+	if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 2, Customers: 8}, dataDir, discardLogger(), &stderr); err != nil {
 		t.Fatal(err)
 	}
-	head2, err := store.Head(ctx)
-	if err != nil || head2 != head {
-		t.Errorf("second start: head %v → %v (%v); want unchanged", head, head2, err)
+	if head2, err := store.Head(ctx); err != nil || head2 != head {
+		t.Errorf("start on a non-empty store: head %v → %v (%v); want unchanged", head, head2, err)
+	}
+}
+
+// cancelAfter is a demo progress that cancels the load after n commands.
+type cancelAfter struct {
+	mu     sync.Mutex
+	n      int
+	cancel context.CancelFunc
+}
+
+func (c *cancelAfter) Start(string, int) {}
+func (c *cancelAfter) Done()             {}
+func (c *cancelAfter) Add(n int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.n -= n; c.n <= 0 {
+		c.cancel()
 	}
 }
