@@ -95,12 +95,13 @@ func BenchmarkRebuildMillion(b *testing.B) {
 		r.FlushAll()
 		debug.FreeOSMemory() // the store build's garbage is not the projector's
 		resetPeakRSS(b)
+		base := procStatus(b, "VmRSS:")
 		stop := cpuProfile(b, "CRM_BENCH_REBUILD_PROFILE")
 		cpu0, rcpu0 := processCPU(b), redisCPU(b, r)
 		el := rebuildAll(b, ctx, store, r, head)
 		cpu, rcpu := processCPU(b)-cpu0, redisCPU(b, r)-rcpu0
 		stop()
-		rss := peakRSS(b)
+		rss := procStatus(b, "VmHWM:")
 		rate := float64(total) / el.Seconds()
 		b.ReportMetric(rate, "rebuild-events/s")
 		b.ReportMetric(raw, "raw-all-events/s")
@@ -108,11 +109,26 @@ func BenchmarkRebuildMillion(b *testing.B) {
 			b.ReportMetric(setRate, "redis-set/s")
 		}
 		b.ReportMetric(rss/1e6, "peak-rss-MB")
+		// What the rebuild added to the process (the embedded store's index
+		// and the test's own data were there before it started).
+		b.ReportMetric((rss-base)/1e6, "rss-growth-MB")
 		// CPU per event: robust to other load on the machine.
 		b.ReportMetric(cpu.Seconds()*1e6/float64(total), "cpu-us/event")
 		b.ReportMetric(rcpu.Seconds()*1e6/float64(total), "redis-cpu-us/event")
-		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); peak RSS %.0f MB (projector + embedded store)",
-			len(readmodels.All()), total, el.Round(time.Millisecond), rate, rate/raw, rss/1e6)
+		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); peak RSS %.0f MB (projector + embedded store), %.0f MB at the start",
+			len(readmodels.All()), total, el.Round(time.Millisecond), rate, rate/raw, rss/1e6, base/1e6)
+	}
+}
+
+func writeHeapProfile(b *testing.B, path string) {
+	b.Helper()
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close()
+	if err := pprof.WriteHeapProfile(f); err != nil {
+		b.Fatal(err)
 	}
 }
 
@@ -179,7 +195,12 @@ func rebuildAll(b *testing.B, ctx context.Context, store *eventstore.Store, r *r
 	start := time.Now()
 	go func() { defer close(done); _ = rt.Run(rctx) }()
 	defer func() { cancel(); <-done }()
+	heapAt := os.Getenv("CRM_BENCH_HEAP_PROFILE") // written once half the events are committed
 	for {
+		if sts, err := rt.Status(ctx); heapAt != "" && err == nil && len(sts) > 0 && max(sts[0].Checkpoint, sts[0].BuildCheckpoint) > head.Commit/2 {
+			writeHeapProfile(b, heapAt)
+			heapAt = ""
+		}
 		if rt.Ready(ctx) == nil {
 			sts, err := rt.Status(ctx)
 			ok := err == nil
@@ -321,23 +342,24 @@ func resetPeakRSS(b *testing.B) {
 	}
 }
 
-// peakRSS reads VmHWM (bytes) of this process.
-func peakRSS(b *testing.B) float64 {
+// procStatus reads a kB field of /proc/self/status (VmHWM: the peak RSS,
+// VmRSS: the current one), in bytes.
+func procStatus(b *testing.B, field string) float64 {
 	b.Helper()
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
-		b.Fatalf("peak RSS: %v", err)
+		b.Fatalf("RSS: %v", err)
 	}
 	for line := range strings.Lines(string(data)) {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			kb, err := strconv.ParseFloat(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 64)
 			if err != nil {
-				b.Fatalf("peak RSS: %q: %v", line, err)
+				b.Fatalf("RSS: %q: %v", line, err)
 			}
 			return kb * 1024
 		}
 	}
-	b.Fatal("peak RSS: no VmHWM in /proc/self/status")
+	b.Fatalf("RSS: no %s in /proc/self/status", field)
 	return 0
 }
 

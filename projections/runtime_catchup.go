@@ -39,7 +39,7 @@ import (
 // own pages when it resumes.
 
 const (
-	catchUpPage     = 2048
+	catchUpPage     = 1024
 	catchUpMaxPages = 4
 	catchUpStale    = 3 * time.Second
 )
@@ -228,6 +228,7 @@ func (c *catchUp) fill(base context.Context, p *page) {
 	defer func() {
 		c.mu.Lock()
 		close(p.ready)
+		c.evictLocked() // nobody may want it any more (readers left meanwhile)
 		c.broadcastLocked()
 		c.mu.Unlock()
 	}()

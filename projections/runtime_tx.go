@@ -14,7 +14,7 @@ const maxOpArgs = 1000
 
 // cacheLimit bounds the per-track cache of committed values (approximate
 // bytes); it is dropped when it grows past this.
-const cacheLimit = 32 << 20
+const cacheLimit = 12 << 20
 
 // valueCache holds committed values of one generation (only its lease
 // holder writes them, so they stay valid while the track runs).
