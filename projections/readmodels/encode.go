@@ -2,6 +2,8 @@ package readmodels
 
 import (
 	"encoding/json"
+	"maps"
+	"slices"
 	"strconv"
 	"time"
 
@@ -122,4 +124,136 @@ func (o *Order) appendJSON(b []byte) ([]byte, bool) {
 	b = append(b, `,"net":`...)
 	b = appendDecimal(b, o.Net)
 	return append(b, '}'), ok
+}
+
+// appendAmounts appends what Amounts.MarshalJSON writes (encoding/json
+// keeps it as is: it is compact and escaped already).
+func appendAmounts(b []byte, a Amounts) ([]byte, bool) {
+	q, err := a.MarshalJSON()
+	if err != nil {
+		return b, false
+	}
+	return append(b, q...), true
+}
+
+// appendIntMap appends a map[string]int as encoding/json does: null when
+// nil, keys sorted.
+func appendIntMap(b []byte, m map[string]int) []byte {
+	if m == nil {
+		return append(b, "null"...)
+	}
+	b = append(b, '{')
+	for i, k := range slices.Sorted(maps.Keys(m)) {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = appendJSONString(b, k)
+		b = append(b, ':')
+		b = strconv.AppendInt(b, int64(m[k]), 10)
+	}
+	return append(b, '}')
+}
+
+func appendOrderMonth(b []byte, m OrderMonth) ([]byte, bool) {
+	b = append(b, `{"orders":`...)
+	b = strconv.AppendInt(b, int64(m.Orders), 10)
+	b = append(b, `,"cancelled":`...)
+	b = strconv.AppendInt(b, int64(m.Cancelled), 10)
+	b = append(b, `,"placed":`...)
+	b, ok1 := appendAmounts(b, m.Placed)
+	b = append(b, `,"net":`...)
+	b, ok2 := appendAmounts(b, m.Net)
+	return append(b, '}'), ok1 && ok2
+}
+
+func appendBucket(b []byte, k Bucket) ([]byte, bool) {
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(k.Count), 10)
+	ok := true
+	if len(k.Value) > 0 {
+		b = append(b, `,"value":`...)
+		b, ok = appendAmounts(b, k.Value)
+	}
+	return append(b, '}'), ok
+}
+
+var _ jsonAppender = (*Overview)(nil)
+
+// appendJSON writes the overview as json.Marshal does (TestReportAppendJSON).
+func (o *Overview) appendJSON(b []byte) ([]byte, bool) {
+	ok, good := true, true
+	b = append(b, '{')
+	if o.AsOf != nil {
+		b = append(b, `"asOf":`...)
+		b, good = appendTime(b, *o.AsOf)
+		ok = ok && good
+		b = append(b, ',')
+	}
+	if o.ThisMonth != "" {
+		b = append(b, `"thisMonth":`...)
+		b = appendJSONString(b, o.ThisMonth)
+		b = append(b, ',')
+	}
+	b = append(b, `"customers":`...)
+	b = strconv.AppendInt(b, int64(o.Customers), 10)
+	b = append(b, `,"customersByStatus":`...)
+	b = appendIntMap(b, o.CustomersByStatus)
+	b = append(b, `,"openOpportunities":`...)
+	b, good = appendBucket(b, o.OpenOpportunities)
+	ok = ok && good
+	b = append(b, `,"wonOpportunities":`...)
+	b, good = appendBucket(b, o.WonOpportunities)
+	ok = ok && good
+	b = append(b, `,"openServiceRequests":`...)
+	b = strconv.AppendInt(b, int64(o.OpenServiceRequests), 10)
+	b = append(b, `,"openComplaints":`...)
+	b = strconv.AppendInt(b, int64(o.OpenComplaints), 10)
+	b = append(b, `,"orders":`...)
+	b = strconv.AppendInt(b, int64(o.Orders), 10)
+	b = append(b, `,"revenue":`...)
+	b, good = appendAmounts(b, o.Revenue)
+	ok = ok && good
+	b = append(b, `,"ordersByMonth":`...)
+	if o.OrdersByMonth == nil {
+		b = append(b, "null"...)
+	} else {
+		b = append(b, '{')
+		for i, k := range slices.Sorted(maps.Keys(o.OrdersByMonth)) {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b, good = appendOrderMonth(b, o.OrdersByMonth[k])
+			ok = ok && good
+		}
+		b = append(b, '}')
+	}
+	b = append(b, `,"interactionsByMonth":`...)
+	b = appendIntMap(b, o.InteractionsByMonth)
+	b = append(b, `,"ordersThisMonth":`...)
+	b, good = appendOrderMonth(b, o.OrdersThisMonth)
+	ok = ok && good
+	b = append(b, `,"interactionsThisMonth":`...)
+	b = strconv.AppendInt(b, int64(o.InteractionsThisMonth), 10)
+	return append(b, '}'), ok
+}
+
+var _ jsonAppender = (*Composition)(nil)
+
+// appendJSON writes the composition as json.Marshal does.
+func (c *Composition) appendJSON(b []byte) ([]byte, bool) {
+	b = append(b, `{"total":`...)
+	b = strconv.AppendInt(b, int64(c.Total), 10)
+	b = append(b, `,"byLevel":`...)
+	b = appendIntMap(b, c.ByLevel)
+	b = append(b, `,"byCredit":`...)
+	b = appendIntMap(b, c.ByCredit)
+	b = append(b, `,"bySatisfaction":`...)
+	b = appendIntMap(b, c.BySatisfaction)
+	b = append(b, `,"byRegion":`...)
+	b = appendIntMap(b, c.ByRegion)
+	b = append(b, `,"byStatus":`...)
+	b = appendIntMap(b, c.ByStatus)
+	return append(b, '}'), true
 }

@@ -75,3 +75,62 @@ func FuzzOrderAppendJSON(f *testing.F) {
 		}
 	})
 }
+
+func TestReportAppendJSON(t *testing.T) {
+	at := time.Date(2011, 12, 9, 12, 50, 0, 0, time.UTC)
+	gbp := Amounts{{Amount: dec("-12.50"), Currency: "GBP"}, {Amount: dec("3"), Currency: "x<y>"}}
+	tests := []struct {
+		name string
+		v    jsonAppender
+	}{
+		{"zero overview", &Overview{}},
+		{"empty maps", &Overview{CustomersByStatus: map[string]int{}, OrdersByMonth: map[string]OrderMonth{}, InteractionsByMonth: map[string]int{}}},
+		{"full overview", &Overview{AsOf: &at, ThisMonth: "2011-12", Customers: 4372,
+			CustomersByStatus: map[string]int{"active": 4000, "at_risk": 300, "lost": 72, "é\u2028": -1},
+			OpenOpportunities: Bucket{Count: 2, Value: gbp}, WonOpportunities: Bucket{Count: 1},
+			OpenServiceRequests: 3, OpenComplaints: 1, Orders: 18532, Revenue: gbp,
+			OrdersByMonth:       map[string]OrderMonth{"2011-12": {Orders: 5, Cancelled: 1, Placed: gbp}, "2010-12": {Net: gbp}},
+			InteractionsByMonth: map[string]int{"2011-01": 7}, OrdersThisMonth: OrderMonth{Orders: 5, Placed: gbp, Net: gbp}, InteractionsThisMonth: 2}},
+		{"zero composition", &Composition{}},
+		{"composition", &Composition{Total: 3, ByLevel: map[string]int{"3": 1, "10": 2}, ByCredit: map[string]int{},
+			BySatisfaction: map[string]int{"0": 3}, ByRegion: map[string]int{"United Kingdom": 2, "<&>": 1}, ByStatus: map[string]int{"active": 3}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := tt.v.appendJSON(nil)
+			if !ok {
+				t.Fatal("appendJSON refused")
+			}
+			want, err := json.Marshal(tt.v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("(-json.Marshal +appendJSON):\n%s", diff)
+			}
+		})
+	}
+}
+
+func FuzzOverviewAppendJSON(f *testing.F) {
+	f.Add("2011-12", "GBP", "1.5", 3, "active")
+	f.Add("", "<\u2028>", "-0", -1, "\xff")
+	f.Fuzz(func(t *testing.T, month, cur, amount string, n int, status string) {
+		d, err := domain.ParseDecimal(amount)
+		if err != nil {
+			d = domain.Decimal{}
+		}
+		a := Amounts{{Amount: d, Currency: cur}}
+		o := &Overview{ThisMonth: month, Customers: n, CustomersByStatus: map[string]int{status: n, month: -n},
+			OpenOpportunities: Bucket{Count: n, Value: a}, Revenue: a,
+			OrdersByMonth: map[string]OrderMonth{month: {Orders: n, Placed: a}, status: {Net: a}}, InteractionsByMonth: map[string]int{cur: n}}
+		c := &Composition{Total: n, ByRegion: map[string]int{status: n, cur: 1, month: 2}}
+		for _, v := range []jsonAppender{o, c} {
+			got, ok := v.appendJSON(nil)
+			want, err := json.Marshal(v)
+			if ok != (err == nil) || ok && string(got) != string(want) {
+				t.Fatalf("appendJSON %v:\n%s\njson.Marshal %v:\n%s", ok, got, err, want)
+			}
+		}
+	})
+}
