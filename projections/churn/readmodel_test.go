@@ -549,3 +549,54 @@ func TestListRisks(t *testing.T) {
 		t.Errorf("rule firing %d, want %d (> 0)", rep.Rule.Firing, firing)
 	}
 }
+
+// flakyWarner fails its first call (the command side unavailable), then
+// passes through.
+type flakyWarner struct {
+	churn.Warner
+	mu    sync.Mutex
+	calls int
+}
+
+func (f *flakyWarner) WarnChurn(ctx context.Context, id uuid.UUID, w domain.ChurnWarning, key string) (bool, error) {
+	f.mu.Lock()
+	f.calls++
+	first := f.calls == 1
+	f.mu.Unlock()
+	if first {
+		return false, &domain.Error{Kind: domain.KindUnavailable, Message: "event store unavailable"}
+	}
+	return f.Warner.WarnChurn(ctx, id, w, key)
+}
+
+// TestFailedWarningRetried: a warning that fails leaves no risk document
+// and is retried at the next step, without waiting for a full pass.
+func TestFailedWarningRetried(t *testing.T) {
+	e := newEnv(t)
+	rt, _, _ := e.project(t, e.r.Client)
+	id := e.register(t, "Gone", "rep-1")
+	e.order(t, id, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), 100)
+	e.caughtUp(t, rt)
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	fw := &flakyWarner{Warner: warner{e.h}}
+	s, err := churn.NewScorer(churn.ScorerConfig{Redis: e.r.Client, Warner: fw, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Step(ctx); err != nil { // the first full pass: the warning fails
+		t.Fatal(err)
+	}
+	if _, found, _ := churn.ReadRisk(ctx, e.r.Client, id.String()); found || len(e.warnings(t, id)) != 0 {
+		t.Fatalf("after a failed warning: document found=%v, warnings %d", found, len(e.warnings(t, id)))
+	}
+	if err := s.Step(ctx); err != nil { // incremental: nothing changed, but the retry
+		t.Fatal(err)
+	}
+	if ws := e.warnings(t, id); len(ws) != 1 {
+		t.Fatalf("warnings after the retry: %d", len(ws))
+	}
+	if r := readRisk(t, e.r.Client, id); r.Band != churn.BandHigh {
+		t.Errorf("risk after the retry: %+v", r)
+	}
+}

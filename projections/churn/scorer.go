@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -68,7 +70,8 @@ type ScorerConfig struct {
 // another band, or there is none, e.g. after the read store was flushed),
 // or when the N-month rule fires for it (it has existed for more than N
 // months without an order). A failed warning leaves the customer's previous
-// document in place, so the next pass tries again. Several scorers may run
+// document in place and the customer is scored again at the next step
+// (within Poll). Several scorers may run
 // at once: each document write is guarded (an older computation never
 // overwrites a newer one) and the idempotency key makes at most one warning
 // per customer and day.
@@ -77,10 +80,11 @@ type Scorer struct {
 	log   *slog.Logger
 	write *redis.Script
 
-	// Run's state (Run is not reentrant).
+	mu       sync.Mutex // serialises Step and ScoreAll
 	gen      string
 	cursor   float64
 	lastFull time.Time
+	retry    map[string]bool // customers whose warning failed: scored again at the next step
 }
 
 // NewScorer validates cfg and returns a Scorer.
@@ -103,7 +107,8 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Scorer{cfg: cfg, log: cfg.Logger.With("component", "churn-scorer"), write: redis.NewScript(writeRiskLua)}, nil
+	return &Scorer{cfg: cfg, log: cfg.Logger.With("component", "churn-scorer"), write: redis.NewScript(writeRiskLua),
+		retry: map[string]bool{}}, nil
 }
 
 // PassStats summarises one scoring pass.
@@ -135,6 +140,8 @@ func (s *Scorer) Run(ctx context.Context) error {
 // whose signals changed since the last step. It does nothing while the
 // signals projection has no generation to serve.
 func (s *Scorer) Step(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	prefix, ok, err := projections.ActivePrefix(ctx, s.cfg.Redis, ProjectionName)
 	if err != nil || !ok {
 		return err
@@ -165,6 +172,8 @@ func (s *Scorer) Step(ctx context.Context) error {
 // ScoreAll scores every customer of the served signals generation at the
 // clock's now (ok is false when there is no generation to serve yet).
 func (s *Scorer) ScoreAll(ctx context.Context) (st PassStats, ok bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	prefix, ok, err := projections.ActivePrefix(ctx, s.cfg.Redis, ProjectionName)
 	if err != nil || !ok {
 		return st, false, err
@@ -226,9 +235,20 @@ func (s *Scorer) scoreChanged(ctx context.Context, prefix string, now time.Time)
 			s.cursor = zs[len(zs)-1].Score
 		}
 		if len(zs) < chunk {
-			return st, nil
+			break
 		}
 	}
+	if len(s.retry) > 0 {
+		ids := make([]string, 0, len(s.retry))
+		for id := range s.retry {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		if err := s.scoreChunk(ctx, prefix, ids, now, &st); err != nil {
+			return st, err
+		}
+	}
+	return st, nil
 }
 
 func members(zs []redis.Z) []string {
@@ -257,6 +277,7 @@ func (s *Scorer) scoreChunk(ctx context.Context, prefix string, ids []string, no
 	for i, id := range ids {
 		sv, ok := vals[i].(string)
 		if !ok {
+			delete(s.retry, id)
 			continue // not in this generation (a concurrent switch)
 		}
 		var doc CustomerSignals
@@ -275,8 +296,11 @@ func (s *Scorer) scoreChunk(ctx context.Context, prefix string, ids []string, no
 				return ctx.Err()
 			}
 			st.Failed++
-			s.log.Warn("churn warning failed; the customer is scored again at the next pass", "customer", doc.CustomerID, "err", err)
+			s.retry[id] = true
+			s.log.Warn("churn warning failed; the customer is scored again at the next step", "customer", doc.CustomerID, "err", err)
+			continue
 		}
+		delete(s.retry, id)
 	}
 	return nil
 }
