@@ -348,3 +348,44 @@ func TestReadyzDuringRedisLoss(t *testing.T) {
 	}
 	p.stop()
 }
+
+// TestChurnFlags: the scorer's flags of crm serve and crm project, and
+// their errors naming the flag.
+func TestChurnFlags(t *testing.T) {
+	for _, tc := range []struct {
+		args    []string
+		want    churnConfig
+		wantErr string
+	}{
+		{args: nil, want: churnConfig{}},
+		{args: []string{"--churn-interval", "30m", "--churn-rule-months", "3", "--no-churn-warnings"},
+			want: churnConfig{Interval: 30 * time.Minute, RuleMonths: 3, NoWarnings: true}},
+		{args: []string{"--churn-interval", "-1s"}, wantErr: "--churn-interval must not be negative"},
+		{args: []string{"--churn-interval", "10ms"}, wantErr: "--churn-interval must be at least 1s"},
+		{args: []string{"--churn-rule-months", "200"}, wantErr: "--churn-rule-months must be from 1 to 120"},
+		{args: []string{"--churn-rule-months", "-2"}, wantErr: "--churn-rule-months must be from 1 to 120"},
+	} {
+		t.Run(strings.Join(tc.args, " "), func(t *testing.T) {
+			env := map[string]string{"REDIS_URL": "redis://localhost:6379/0"}
+			scfg, serr := parseServeConfig(tc.args, envMap(env), io.Discard)
+			pcfg, _, perr := parseProjectConfig("crm project", tc.args, envMap(env), io.Discard, projectUsage, true)
+			for name, got := range map[string]struct {
+				cfg churnConfig
+				err error
+			}{"serve": {scfg.churn, serr}, "project": {pcfg.churn, perr}} {
+				if tc.wantErr != "" {
+					if got.err == nil || !strings.Contains(got.err.Error(), tc.wantErr) {
+						t.Errorf("%s: error %v, want %q", name, got.err, tc.wantErr)
+					}
+					continue
+				}
+				if got.err != nil {
+					t.Fatalf("%s: %v", name, got.err)
+				}
+				if diff := cmp.Diff(tc.want, got.cfg); diff != "" {
+					t.Errorf("%s (-want +got):\n%s", name, diff)
+				}
+			}
+		})
+	}
+}
