@@ -12,6 +12,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 
 	"github.com/crm-es/crm/audit"
+	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/churn"
 	rm "github.com/crm-es/crm/projections/readmodels"
 )
@@ -21,6 +22,20 @@ import (
 type customer360 struct {
 	rm.Customer
 	ChurnRisk *churn.Risk `json:"churnRisk"`
+}
+
+// serviceReport is the service analysis answer: the year's report and the
+// years there are reports for.
+type serviceReport struct {
+	rm.ServiceReport
+	Years []string `json:"years"`
+}
+
+// projectionStatusList is the /v1/projections answer (/projections has no
+// head).
+type projectionStatusList struct {
+	Projections []projections.Status `json:"projections"`
+	Head        string               `json:"head,omitempty"`
 }
 
 // documentedModels are the response schemas of openapi.json that must
@@ -34,6 +49,12 @@ var documentedModels = map[string]reflect.Type{
 	"Order":          reflect.TypeFor[rm.Order](),
 	"TimelineItem":   reflect.TypeFor[rm.TimelineItem](),
 	"ChurnRiskItem":  reflect.TypeFor[churn.Risk](),
+
+	"Pipeline":             reflect.TypeFor[rm.Pipeline](),
+	"Overview":             reflect.TypeFor[rm.Overview](),
+	"ServiceReport":        reflect.TypeFor[serviceReport](),
+	"ChurnReport":          reflect.TypeFor[churn.RiskReport](),
+	"ProjectionStatusList": reflect.TypeFor[projectionStatusList](),
 
 	"AuditEvent":                reflect.TypeFor[audit.Event](),
 	"AuditState":                reflect.TypeFor[audit.State](),
