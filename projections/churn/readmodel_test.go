@@ -531,6 +531,36 @@ func TestListRisks(t *testing.T) {
 		}
 	}
 
+	// Rescoring later (scores move) and a new owner leave each customer in
+	// exactly the rankings of its new document.
+	if _, err := e.h.AssignCustomerOwner(ctx, admin, ids[0], "rep-new"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+	now = now.AddDate(0, 3, 0)
+	scoreAll(t, s)
+	for _, id := range ids {
+		all[id.String()] = readRisk(t, e.r.Client, id)
+	}
+	if all[ids[0].String()].OwnerID != "rep-new" {
+		t.Fatalf("owner not updated: %+v", all[ids[0].String()])
+	}
+	for _, tc := range []struct {
+		band  churn.Band
+		owner string
+	}{{"", ""}, {churn.BandHigh, ""}, {churn.BandMedium, ""}, {churn.BandLow, ""}, {"", "rep-new"}, {"", "rep-a"}, {churn.BandHigh, "rep-a"}} {
+		if diff := cmp.Diff(ranked(tc.band, tc.owner), page(tc.band, tc.owner, 4)); diff != "" {
+			t.Errorf("after rescoring, %s/%s (-want +got):\n%s", tc.band, tc.owner, diff)
+		}
+		if n := e.r.Client.ZCard(ctx, churn.RankKey(tc.band, tc.owner)).Val(); n != int64(len(ranked(tc.band, tc.owner))) {
+			t.Errorf("after rescoring, %s/%s holds %d members, want %d", tc.band, tc.owner, n, len(ranked(tc.band, tc.owner)))
+		}
+	}
+	bands = map[churn.Band]int{}
+	for _, r := range all {
+		bands[r.Band]++
+	}
+
 	rep, err := churn.ReadRiskReport(ctx, e.r.Client)
 	if err != nil {
 		t.Fatal(err)
