@@ -162,13 +162,38 @@ func (p *inProcess) logLine(msg string) map[string]any {
 // projectors on the embedded read store: /readyz answers 200 once they have
 // caught up, a registered customer is in the read models (in the embedded
 // store's keys and through the query API), and after a restart (a new,
-// empty embedded store) the read models are rebuilt from the log.
+// empty embedded store) the read models are rebuilt from the log, /readyz
+// answering 503 (naming the rebuilding projections) until then.
 func TestServeEmbeddedReadStore(t *testing.T) {
 	t.Parallel()
 	data := t.TempDir()
 	var id string
+	var slow atomic.Bool
+	wrap := func(ps []projections.Projection) []projections.Projection {
+		out := make([]projections.Projection, len(ps))
+		for i, p := range ps {
+			out[i] = slowProjection{Projection: p, slow: &slow}
+		}
+		return out
+	}
 	for round := 1; round <= 2; round++ {
-		p := serveInProcess(t, serveConfig{dataDir: data, logLevel: slog.LevelInfo})
+		slow.Store(round == 2) // the rebuild at the second start takes visible time
+		p := serveInProcess(t, serveConfig{dataDir: data, logLevel: slog.LevelInfo, wrapProjections: wrap})
+		if round == 2 {
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				code, ctype, body := p.get("/readyz")
+				if code == http.StatusServiceUnavailable && strings.HasPrefix(ctype, "application/problem+json") &&
+					strings.Contains(string(body), "rebuilding from the event log") && strings.Contains(string(body), "customers") {
+					break
+				}
+				if code == http.StatusOK || time.Now().After(deadline) {
+					t.Fatalf("round 2: /readyz did not report the rebuild: %d %s", code, body)
+				}
+				time.Sleep(5 * time.Millisecond)
+			}
+			slow.Store(false)
+		}
 		body := p.waitFor("/readyz", http.StatusOK)
 		if !strings.Contains(string(body), `"projections"`) {
 			t.Fatalf("round %d: /readyz does not check the projections: %s", round, body)
@@ -180,6 +205,9 @@ func TestServeEmbeddedReadStore(t *testing.T) {
 		var pos uint64
 		if round == 1 {
 			id, pos = p.register("Embedded Ltd", "rep-7")
+			for i := range 40 { // more history, for a rebuild that takes time
+				_, pos = p.register(fmt.Sprintf("Other %02d", i), "rep-8")
+			}
 		}
 		p.caughtUp(pos)
 		if code, _, body := p.get("/v1/customers/" + id); code != http.StatusOK || !strings.Contains(string(body), "Embedded Ltd") {
