@@ -76,10 +76,11 @@ func (Projection) Handle(ctx context.Context, tx projections.Tx, e projections.E
 	}
 	cid := id.String()
 	var doc CustomerSignals
-	if _, err := projections.GetJSON(ctx, tx, SignalsKey(cid), &doc); err != nil {
+	found, err := projections.GetJSON(ctx, tx, SignalsKey(cid), &doc)
+	if err != nil {
 		return err
 	}
-	if doc.Position != 0 && e.Position <= doc.Position {
+	if found && e.Position <= doc.Position {
 		return nil // already applied
 	}
 	doc.CustomerID = cid
