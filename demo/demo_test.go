@@ -184,6 +184,10 @@ func TestLoad(t *testing.T) {
 			t.Errorf("no %s service requests (%v)", typ, serviceTypes)
 		}
 	}
+	t.Logf("service requests by type: %v; feedback satisfaction: %v", serviceTypes, satisfaction)
+	if c, all := serviceTypes[domain.ServiceComplaint], cmds["OpenServiceRequest"]; 2*c > all || serviceTypes[domain.ServiceConsultation] < serviceTypes[domain.ServiceSuggestion] {
+		t.Errorf("service requests by type %v: want consultations the most common and complaints under half", serviceTypes)
+	}
 	if satisfaction[1]+satisfaction[2] == 0 || satisfaction[4]+satisfaction[5] == 0 {
 		t.Errorf("feedback satisfaction %v: want low and high scores", satisfaction)
 	}

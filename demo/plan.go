@@ -555,20 +555,25 @@ func (g *gen) serviceRequests(id uuid.UUID, reg time.Time, orders []*order, retu
 		}
 	}
 	happy := func() []int { return []int{3 + g.rng.IntN(3)} }
-	if len(orders) > 0 && g.chance(0.2) {
+	for _, p := range []float64{0.45, 0.15} { // consultations: the most common request
+		if len(orders) == 0 || !g.chance(p) {
+			break
+		}
 		o := orders[g.rng.IntN(len(orders))]
 		open(g.workTime(o.at.Add(time.Duration(2+g.rng.IntN(20))*day)), domain.ServiceConsultation,
 			"Question about "+strings.ToLower(productName(o.lines)), "Which sizes and colours can be reordered, and how fast?", happy())
 	}
-	if len(orders) > 2 && g.chance(0.08) {
+	if len(orders) > 1 && g.chance(0.12) {
 		o := orders[g.rng.IntN(len(orders))]
 		open(g.workTime(o.at.Add(time.Duration(5+g.rng.IntN(20))*day)), domain.ServiceSuggestion,
 			"Suggestion: mixed cartons", "Could small shops order mixed cartons instead of full cases?", happy())
 	}
+	complained := 0
 	for _, r := range returns {
-		if !g.chance(0.5) {
+		if complained == 2 || !g.chance(0.3) {
 			continue
 		}
+		complained++
 		open(g.workTime(r.Invoice.Time.Add(-time.Duration(1+g.rng.IntN(3))*day)), domain.ServiceComplaint,
 			"Goods to return on order "+r.Order.No, "Part of the delivery arrived damaged or was not what was ordered.", []int{2 + g.rng.IntN(4)})
 	}
@@ -577,7 +582,7 @@ func (g *gen) serviceRequests(id uuid.UUID, reg time.Time, orders []*order, retu
 	}
 	last := orders[len(orders)-1]
 	switch {
-	case churned && g.chance(0.65):
+	case churned && g.chance(0.5):
 		// The complaint before the silence: badly received, reopened once.
 		sat := []int{1 + g.rng.IntN(2), 2 + g.rng.IntN(2)}
 		open(g.workTime(last.at.Add(time.Duration(g.rng.IntN(25)-15)*day)), domain.ServiceComplaint,
@@ -588,7 +593,7 @@ func (g *gen) serviceRequests(id uuid.UUID, reg time.Time, orders []*order, retu
 				return h.RateCustomerSatisfaction(ctx, o, id, 2)
 			})
 		}
-	case !churned && g.chance(0.12):
+	case !churned && g.chance(0.1):
 		open(g.workTime(g.d.AsOf.Add(-time.Duration(2+g.rng.IntN(60))*day)), domain.ServiceComplaint,
 			"Invoice does not match order "+last.no, "The invoice lists a carton that was not delivered.", happy())
 	}
