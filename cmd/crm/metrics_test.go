@@ -146,3 +146,37 @@ func TestStatusClassAndQuoting(t *testing.T) {
 		t.Errorf("quoteLabel = %s, want %s", got, want)
 	}
 }
+
+// TestMetricsServe: the /metrics of crm serve carries the HTTP metrics of
+// the requests it answered and the projectors' status and lag gauges.
+func TestMetricsServe(t *testing.T) {
+	srv := startCRM(t, "crm_metrics_test_key_0123456789abcdefghij")
+	for range 3 {
+		if answer := srv.sendJSON(http.MethodPost, "/v1/customers", map[string]any{"name": "Metrics Ltd"}); !strings.HasPrefix(answer, "201 ") {
+			t.Fatalf("register: %s", answer)
+		}
+	}
+	resp, err := http.Get("http://" + srv.addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	got := metricSamples(t, string(body))
+	for _, name := range []string{
+		`crm_http_requests_total{route="/v1/customers",method="POST",status="2xx"}`,
+		`crm_http_request_duration_seconds_count{route="/v1/customers",method="POST",status="2xx"}`,
+		`crm_http_request_duration_seconds_bucket{route="/v1/customers",method="POST",status="2xx",le="+Inf"}`,
+	} {
+		if got[name] != 3 {
+			t.Errorf("%s = %v, want 3", name, got[name])
+		}
+	}
+	for _, p := range allProjections() {
+		for _, g := range []string{"crm_projection_lag_events", "crm_projection_checkpoint", "crm_projection_serving"} {
+			if _, ok := got[g+`{projection="`+p.Name()+`"}`]; !ok {
+				t.Errorf("no %s for projection %s", g, p.Name())
+			}
+		}
+	}
+}
