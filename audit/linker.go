@@ -218,7 +218,7 @@ func (l *Linker) runOnce(ctx context.Context) error {
 			}
 		}
 	})
-	err = l.cfg.Store.SubscribeAll(sctx, from, nil, l.handle)
+	err = l.subscribe(sctx, from, l.handle)
 	cause := context.Cause(sctx)
 	cancel(nil)
 	wg.Wait()
@@ -359,7 +359,9 @@ func (l *Linker) appendLinks(ctx context.Context, cid uuid.UUID, links []pending
 		if st.rev >= 0 {
 			expected = esdb.Revision(uint64(st.rev))
 		}
-		res, err := l.cfg.Store.Client().AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected}, events...)
+		res, err := bounded(ctx, func() (*esdb.WriteResult, error) {
+			return l.cfg.Store.Client().AppendToStream(ctx, stream, esdb.AppendToStreamOptions{ExpectedRevision: expected}, events...)
+		}, nil)
 		if err == nil {
 			want := st.rev + int64(len(todo))
 			if int64(res.NextExpectedVersion) == want {
@@ -445,7 +447,9 @@ func readLinkState(ctx context.Context, src Source, stream string) (*linkState, 
 func (l *Linker) limitCheckpointStream(ctx context.Context) error {
 	var m esdb.StreamMetadata
 	m.SetMaxCount(16)
-	_, err := l.cfg.Store.Client().SetStreamMetadata(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, m)
+	_, err := bounded(ctx, func() (*esdb.WriteResult, error) {
+		return l.cfg.Store.Client().SetStreamMetadata(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}}, m)
+	}, nil)
 	return err
 }
 
@@ -474,8 +478,10 @@ func LoadCheckpoint(ctx context.Context, src Source) (eventstore.Checkpoint, err
 // SaveCheckpoint appends a linker checkpoint.
 func SaveCheckpoint(ctx context.Context, src Source, cp eventstore.Checkpoint) error {
 	data, _ := json.Marshal(checkpointData{Commit: cp.Commit, Prepare: cp.Prepare})
-	_, err := src.Client().AppendToStream(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}},
-		esdb.EventData{EventID: uuid.New(), EventType: CheckpointEventType, ContentType: esdb.ContentTypeJson, Data: data})
+	_, err := bounded(ctx, func() (*esdb.WriteResult, error) {
+		return src.Client().AppendToStream(ctx, CheckpointStream, esdb.AppendToStreamOptions{ExpectedRevision: esdb.Any{}},
+			esdb.EventData{EventID: uuid.New(), EventType: CheckpointEventType, ContentType: esdb.ContentTypeJson, Data: data})
+	}, nil)
 	if err != nil {
 		return storeErr("append to", CheckpointStream, err)
 	}

@@ -12,12 +12,11 @@ import (
 )
 
 // Source is what this package needs of the event store: paged $all reads
-// and its head, the resilient $all subscription (linker), and the official
-// client for what the eventstore package does not wrap (reads that resolve
-// links, raw link appends). *eventstore.Store implements it.
+// and its head, and the official client for what the eventstore package
+// does not wrap (the linker's subscription, reads that resolve links, raw
+// link appends). *eventstore.Store implements it.
 type Source interface {
 	eventstore.AllReader
-	eventstore.AllSubscriber
 	Client() *esdb.Client
 }
 
@@ -49,7 +48,9 @@ func storeErr(op, stream string, err error) error {
 // or backwards, resolving links when resolve is set. A missing stream
 // returns errStreamNotFound.
 func readStream(ctx context.Context, src Source, stream string, dir esdb.Direction, from esdb.StreamPosition, count uint64, resolve bool) ([]*esdb.ResolvedEvent, error) {
-	rs, err := src.Client().ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: dir, From: from, ResolveLinkTos: resolve}, count)
+	rs, err := bounded(ctx, func() (*esdb.ReadStream, error) {
+		return src.Client().ReadStream(ctx, stream, esdb.ReadStreamOptions{Direction: dir, From: from, ResolveLinkTos: resolve}, count)
+	}, func(rs *esdb.ReadStream) { rs.Close() })
 	if err != nil {
 		return nil, storeErr("read", stream, err)
 	}
