@@ -318,3 +318,21 @@ func TestLinkerWritesNothingOnEmptyStore(t *testing.T) {
 		t.Errorf("the linker wrote %s to %s on an empty store", e.Type, e.Stream)
 	}
 }
+
+// TestLinkerStopsPromptlyWithoutStore: with the event store gone, stopping
+// the linker returns at once.
+func TestLinkerStopsPromptlyWithoutStore(t *testing.T) {
+	s := openStore(t)
+	writeScenario(t, newWriter(t, s), "gone")
+	l, stop := startLinker(t, s, LinkerConfig{RetryMin: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond})
+	waitCaughtUp(t, s, l)
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(200 * time.Millisecond) // let it fail and retry a few times
+	began := time.Now()
+	stop()
+	if d := time.Since(began); d > 2*time.Second {
+		t.Errorf("stopping the linker took %s", d)
+	}
+}
