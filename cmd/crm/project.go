@@ -33,7 +33,7 @@ import (
 // allProjections is every projection the projector runs: the read models
 // and the churn signals.
 func allProjections() []projections.Projection {
-	return append(readmodels.All(), churn.Projection{})
+	return append(readmodels.All(), churn.NewProjection())
 }
 
 // projectConfig is the configuration of "crm project" and "crm projections".

@@ -58,7 +58,7 @@ func TestStartAndClose(t *testing.T) {
 
 // allProjections is what cmd/crm runs.
 func allProjections() []projections.Projection {
-	return append(readmodels.All(), churn.Projection{})
+	return append(readmodels.All(), churn.NewProjection())
 }
 
 func runtime(t *testing.T, store *eventstore.Store, rdb redis.UniversalClient) (*projections.Runtime, context.CancelFunc, chan struct{}) {

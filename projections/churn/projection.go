@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -41,11 +42,60 @@ type CustomerSignals struct {
 // Projection keeps every customer's Signals in Redis as the events arrive
 // (DESIGN §7). It is deterministic: it derives everything from the events
 // (their business time included), never from the clock, so a replay or a
-// rebuild writes the same keys. It holds no state of its own and is safe
-// for concurrent use.
-type Projection struct{}
+// rebuild writes the same keys. It is safe for concurrent use. The zero
+// value works; NewProjection adds a bounded cache of the documents it
+// wrote, used only when the Tx returns exactly the string written (so it
+// never changes what Handle sees; it spares the JSON decoding).
+type Projection struct{ cache *docCache }
 
 var _ projections.Projection = Projection{}
+
+// NewProjection returns a Projection with a document cache (one per
+// runtime).
+func NewProjection() Projection { return Projection{cache: &docCache{m: map[string]cachedDoc{}, max: 20_000}} }
+
+// docCache holds decoded documents with the exact string written. A load
+// takes the entry out (Handle then owns and modifies the value); a store
+// puts the encoded value back. When full it is emptied.
+type docCache struct {
+	mu  sync.Mutex
+	m   map[string]cachedDoc
+	max int
+}
+
+type cachedDoc struct {
+	raw string
+	doc *CustomerSignals
+}
+
+func (c *docCache) take(key, raw string) *CustomerSignals {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.m[key]
+	if !ok {
+		return nil
+	}
+	delete(c.m, key)
+	if d.raw != raw {
+		return nil
+	}
+	return d.doc
+}
+
+func (c *docCache) put(key, raw string, doc *CustomerSignals) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if len(c.m) >= c.max {
+		clear(c.m)
+	}
+	c.m[key] = cachedDoc{raw: raw, doc: doc}
+}
 
 // Name returns ProjectionName.
 func (Projection) Name() string { return ProjectionName }
@@ -60,7 +110,7 @@ func (Projection) Handles(t string) bool {
 }
 
 // Handle folds one event into its customer's document.
-func (Projection) Handle(ctx context.Context, tx projections.Tx, e projections.Event) error {
+func (p Projection) Handle(ctx context.Context, tx projections.Tx, e projections.Event) error {
 	ev := deref(e.Data)
 	id, ok := CustomerOf(ev)
 	switch ev := ev.(type) {
@@ -75,13 +125,22 @@ func (Projection) Handle(ctx context.Context, tx projections.Tx, e projections.E
 		return nil
 	}
 	cid := id.String()
-	var doc CustomerSignals
-	found, err := projections.GetJSON(ctx, tx, SignalsKey(cid), &doc)
+	key := SignalsKey(cid)
+	raw, found, err := tx.Get(ctx, key)
 	if err != nil {
 		return err
 	}
-	if found && e.Position <= doc.Position {
-		return nil // already applied
+	doc := &CustomerSignals{}
+	if found {
+		if d := p.cache.take(key, raw); d != nil {
+			doc = d
+		} else if err := json.Unmarshal([]byte(raw), doc); err != nil {
+			return fmt.Errorf("%w: read model key %s holds invalid JSON: %v", projections.ErrPermanent, key, err)
+		}
+		if e.Position <= doc.Position {
+			p.cache.put(key, raw, doc)
+			return nil // already applied
+		}
 	}
 	doc.CustomerID = cid
 	switch ev := ev.(type) {
@@ -94,9 +153,12 @@ func (Projection) Handle(ctx context.Context, tx projections.Tx, e projections.E
 	}
 	doc.Signals.Apply(ev, e.OccurredAt())
 	doc.Position = e.Position
-	if err := projections.SetJSON(tx, SignalsKey(cid), doc); err != nil {
-		return err
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return fmt.Errorf("%w: encode read model key %s: %v", projections.ErrPermanent, key, err)
 	}
+	tx.Set(key, string(b))
+	p.cache.put(key, string(b), doc)
 	tx.ZAdd(ChangedKey, float64(e.Position), cid)
 	return nil
 }

@@ -54,7 +54,7 @@ func BenchmarkChurnOnlineRetail(b *testing.B) {
 	for i := 0; i < b.N; i++ {
 		r.FlushAll()
 		rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
-			Projections: []projections.Projection{churn.Projection{}}})
+			Projections: []projections.Projection{churn.NewProjection()}})
 		if err != nil {
 			b.Fatal(err)
 		}

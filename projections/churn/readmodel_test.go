@@ -84,11 +84,17 @@ func (e *env) monthly(t *testing.T, id uuid.UUID, first, last time.Time) {
 	}
 }
 
-// project runs the churn projection on rdb until the test ends.
+// project runs the churn projection (with its document cache, as in
+// production) on rdb until the test ends.
 func (e *env) project(t *testing.T, rdb *redis.Client) (*projections.Runtime, context.CancelFunc, chan struct{}) {
 	t.Helper()
+	return e.projectWith(t, rdb, churn.NewProjection())
+}
+
+func (e *env) projectWith(t *testing.T, rdb *redis.Client, p churn.Projection) (*projections.Runtime, context.CancelFunc, chan struct{}) {
+	t.Helper()
 	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: e.store, Redis: rdb, Codec: commands.NewCodec(),
-		Projections: []projections.Projection{churn.Projection{}}, LeaseTTL: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
+		Projections: []projections.Projection{p}, LeaseTTL: 500 * time.Millisecond, PollInterval: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -211,7 +217,7 @@ func TestSignalsProjectionDeterministic(t *testing.T) {
 	e.caughtUp(t, rt)
 
 	clean := e.r.NewClient(1)
-	rtClean, _, _ := e.project(t, clean)
+	rtClean, _, _ := e.projectWith(t, clean, churn.Projection{}) // the zero value: no cache
 	e.caughtUp(t, rtClean)
 	want := dump(t, clean)
 	if n := len(want); n < 20 {
