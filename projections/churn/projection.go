@@ -52,7 +52,9 @@ var _ projections.Projection = Projection{}
 
 // NewProjection returns a Projection with a document cache (one per
 // runtime).
-func NewProjection() Projection { return Projection{cache: &docCache{m: map[string]cachedDoc{}, max: 20_000}} }
+func NewProjection() Projection {
+	return Projection{cache: &docCache{m: map[string]cachedDoc{}, max: 20_000}}
+}
 
 // docCache holds decoded documents with the exact string written. A load
 // takes the entry out (Handle then owns and modifies the value); a store
