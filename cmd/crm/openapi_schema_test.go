@@ -38,6 +38,33 @@ type projectionStatusList struct {
 	Head        string               `json:"head,omitempty"`
 }
 
+// compositionAnswer is the customer composition answer: the counts by
+// every dimension, or with ?by= that dimension's buckets.
+type compositionAnswer struct {
+	rm.Composition
+	By      string `json:"by,omitempty"`
+	Buckets []struct {
+		Key   string  `json:"key"`
+		Count int     `json:"count"`
+		Share float64 `json:"share"`
+	} `json:"buckets,omitempty"`
+}
+
+// contributionAnswer is the contribution report: a page of customers'
+// contributions in the year and currency, the year's totals and the years
+// there are reports for.
+type contributionAnswer struct {
+	Items []struct {
+		rm.Contribution
+		Name string `json:"name"`
+	} `json:"items"`
+	NextCursor *string             `json:"nextCursor"`
+	Year       string              `json:"year"`
+	Currency   string              `json:"currency"`
+	Years      []string            `json:"years"`
+	Total      rm.YearContribution `json:"total"`
+}
+
 // documentedModels are the response schemas of openapi.json that must
 // describe the read models' Go types exactly (property names, JSON types,
 // nesting).
@@ -51,6 +78,8 @@ var documentedModels = map[string]reflect.Type{
 	"ChurnRiskItem":  reflect.TypeFor[churn.Risk](),
 
 	"Pipeline":             reflect.TypeFor[rm.Pipeline](),
+	"Composition":          reflect.TypeFor[compositionAnswer](),
+	"ContributionReport":   reflect.TypeFor[contributionAnswer](),
 	"Overview":             reflect.TypeFor[rm.Overview](),
 	"ServiceReport":        reflect.TypeFor[serviceReport](),
 	"ChurnReport":          reflect.TypeFor[churn.RiskReport](),
