@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -49,8 +51,44 @@ func (a *auditLinker) stop(timeout time.Duration) error {
 // withAuditLinker starts the audit linker and returns closeStore extended
 // to stop the linker first.
 func withAuditLinker(ctx context.Context, store *eventstore.Store, logger *slog.Logger, timeout time.Duration, closeStore func() error) func() error {
+	closeAll, _ := withAuditLinkerMetrics(ctx, store, logger, timeout, closeStore)
+	return closeAll
+}
+
+// withAuditLinkerMetrics is withAuditLinker that also returns the linker's
+// /metrics source.
+func withAuditLinkerMetrics(ctx context.Context, store *eventstore.Store, logger *slog.Logger, timeout time.Duration, closeStore func() error) (func() error, metricsSource) {
 	a := startAuditLinker(ctx, store, logger)
-	return func() error { return errors.Join(a.stop(timeout), closeStore()) }
+	return func() error { return errors.Join(a.stop(timeout), closeStore()) }, a.writeMetrics
+}
+
+// writeMetrics writes the linker's gauges and counters (a /metrics source).
+func (a *auditLinker) writeMetrics(_ context.Context, w io.Writer) error {
+	live := 0
+	if a.linker.Live() {
+		live = 1
+	}
+	failing := 0
+	if a.linker.Err() != nil {
+		failing = 1
+	}
+	_, err := fmt.Fprintf(w, `# HELP crm_audit_linker_checkpoint $all commit position up to which every customer event is linked (stored checkpoint).
+# TYPE crm_audit_linker_checkpoint gauge
+crm_audit_linker_checkpoint %d
+# HELP crm_audit_linker_live 1 once the audit linker has caught up with $all.
+# TYPE crm_audit_linker_live gauge
+crm_audit_linker_live %d
+# HELP crm_audit_linker_links_total Links appended to customer link streams by this process.
+# TYPE crm_audit_linker_links_total counter
+crm_audit_linker_links_total %d
+# HELP crm_audit_linker_unattributed_total Events of aggregate streams the linker could not give to a customer (each logged).
+# TYPE crm_audit_linker_unattributed_total counter
+crm_audit_linker_unattributed_total %d
+# HELP crm_audit_linker_restarted 1 when the linker's last run failed and it restarted from its checkpoint.
+# TYPE crm_audit_linker_restarted gauge
+crm_audit_linker_restarted %d
+`, a.linker.Saved().Commit, live, a.linker.Linked(), a.linker.Unattributed(), failing)
+	return err
 }
 
 // mountAuditAPI mounts the audit endpoints (readapi.RegisterAudit) under

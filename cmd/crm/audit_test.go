@@ -65,6 +65,17 @@ func TestServeAuditSubprocess(t *testing.T) {
 	if status, b := get("/v1/audit/customers/"+id+"/verify", "audit-test-admin-0123456789"); status != http.StatusOK || !strings.Contains(string(b), `"ok":true`) {
 		t.Errorf("verify: %d %s", status, b)
 	}
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	for _, want := range []string{"\ncrm_audit_linker_live 1\n", "\ncrm_audit_linker_links_total 1\n", "\ncrm_audit_linker_unattributed_total 0\n"} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("/metrics lacks %q", strings.TrimSpace(want))
+		}
+	}
 	p.stop()
 
 	var stdout, stderr bytes.Buffer

@@ -80,7 +80,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 		}
 		return nil
 	}
-	closeStore = withAuditLinker(ctx, store, logger, cfg.shutdownTimeout, closeStore) // audit link streams; runs without Redis too
+	closeStore, linkerMetrics := withAuditLinkerMetrics(ctx, store, logger, cfg.shutdownTimeout, closeStore) // audit link streams; runs without Redis too
 
 	if cfg.demo {
 		if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1}, cfg.dataDir, logger, stderr); err != nil {
@@ -104,6 +104,7 @@ func serve(ctx context.Context, stopSignals func(), cfg serveConfig, logger *slo
 	mounts = append(mounts, pr.mount)
 	mounts = append(mounts, mountQueryAPI(keys, store, pr.rdb, logger))
 	metrics = append(metrics, pr.writeMetrics)
+	metrics = append(metrics, linkerMetrics)
 	closeEventStore := closeStore
 	closeStore = func() error { return pr.stop(cfg.shutdownTimeout, closeEventStore) }
 
