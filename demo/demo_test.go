@@ -56,7 +56,7 @@ func readAll(t *testing.T, store *eventstore.Store) []eventstore.Recorded {
 	}
 }
 
-// TestLoad runs the demo (100 customers of the embedded slice, to keep the
+// TestLoad runs the demo (60 customers of the embedded slice, to keep the
 // test short under -race; seed 1) on a fresh embedded store and checks that every generated command was recorded,
 // that the log holds exactly the events those commands and the import
 // imply, that the story is plausible, and that a second run appends
@@ -65,7 +65,7 @@ func TestLoad(t *testing.T) {
 	t.Parallel()
 	store := openStore(t)
 	ctx := context.Background()
-	opts := demo.Options{Seed: 1, Customers: 100}
+	opts := demo.Options{Seed: 1, Customers: 60}
 	sum, err := demo.Load(ctx, store, opts)
 	if err != nil {
 		t.Fatal(err)
@@ -75,8 +75,8 @@ func TestLoad(t *testing.T) {
 		t.Fatalf("first run: recorded %d, replayed %d, unchanged %d of %d commands; want all recorded",
 			sum.Recorded, sum.Replayed, sum.Unchanged, sum.Steps)
 	}
-	if sum.Customers != 100 || sum.Import.Customers != 100 {
-		t.Errorf("customers = %d (import %d), want 100", sum.Customers, sum.Import.Customers)
+	if sum.Customers != 60 || sum.Import.Customers != 60 {
+		t.Errorf("customers = %d (import %d), want 60", sum.Customers, sum.Import.Customers)
 	}
 	if end := time.Date(2011, 12, 10, 0, 0, 0, 0, time.UTC); sum.AsOf.Before(end.Add(-10*day)) || !sum.AsOf.Before(end) {
 		t.Errorf("AsOf = %s, want the slice's last invoice, in the data set's last days (before %s)", sum.AsOf, end)
