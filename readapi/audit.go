@@ -269,8 +269,9 @@ func (a *auditAPI) verifyCustomer(c *gin.Context) {
 
 func (a *auditAPI) verifyStream(c *gin.Context) {
 	stream := c.Param("stream")
-	if strings.HasPrefix(stream, "$") {
-		httpx.Invalid(c, "system streams carry no hash chain", domain.FieldError{Field: "stream", Message: "must be an event stream of the CRM, such as customer-<id>"})
+	if strings.HasPrefix(stream, "$") || strings.HasPrefix(stream, audit.HistoryStreamPrefix) || stream == audit.CheckpointStream {
+		httpx.Invalid(c, "system, link and checkpoint streams carry no hash chain", domain.FieldError{Field: "stream",
+			Message: "must be an event stream of the CRM, such as customer-<id> (for a customer's link stream, verify the customer)"})
 		return
 	}
 	rep, err := a.log.VerifyStream(c.Request.Context(), stream)

@@ -262,6 +262,7 @@ func TestAuditAccess(t *testing.T) {
 		{"bad limit", base + "/events?limit=0", "auditor", 400, "limit"},
 		{"bad cursor", base + "/events?cursor=xyz", "auditor", 400, "cursor"},
 		{"system stream", "/v1/audit/streams/$all/verify", "auditor", 400, "stream"},
+		{"link stream", "/v1/audit/streams/" + audit.HistoryStream(id) + "/verify", "auditor", 400, "stream"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
