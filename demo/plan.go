@@ -6,6 +6,7 @@ import (
 	"hash/fnv"
 	"math/rand/v2"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -648,9 +649,10 @@ func slug(s string) string {
 	return b.String()
 }
 
+// parseFloat reads a decimal total for the level thresholds (a total the
+// importer wrote always parses).
 func parseFloat(s string) float64 {
-	var f float64
-	_, _ = fmt.Sscan(s, &f)
+	f, _ := strconv.ParseFloat(s, 64)
 	return f
 }
 
