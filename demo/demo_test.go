@@ -389,3 +389,32 @@ func FuzzCutSlice(f *testing.F) {
 		}
 	})
 }
+
+// TestDefaultDemoCounts pins what the default demo (the embedded slice,
+// seed 1: what make run loads and the README describes) generates. A
+// change to the generator changes these on purpose: update them and the
+// README's Demo data figures together.
+func TestDefaultDemoCounts(t *testing.T) {
+	slice, err := demo.Slice(demo.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d, plan, err := demo.Plan(slice, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(plan.Customers) != 250 || plan.Orders != 1104 || d.Steps() != 6584 {
+		t.Errorf("default demo: %d customers, %d orders, %d commands; want 250, 1104, 6584", len(plan.Customers), plan.Orders, d.Steps())
+	}
+	want := map[string]int{
+		"AddContact": 495, "AddPlanItem": 329, "AssignCustomerOwner": 250, "AssignOpportunity": 131,
+		"AssignServiceRequest": 230, "ChangeCustomerLevel": 122, "ChangeCustomerProfile": 250, "ConfirmChurn": 15,
+		"CreateOpportunity": 141, "DeferChurn": 25, "DeliverOrder": 852, "HandleServiceRequest": 249,
+		"LogInteraction": 581, "LoseOpportunity": 34, "OpenServiceRequest": 232, "RaiseChurnWarning": 55,
+		"RateCustomerCredit": 250, "RateCustomerSatisfaction": 114, "RecordPayment": 793, "RecordPlanItemResult": 273,
+		"RecordServiceFeedback": 242, "ShipOrder": 866, "WinOpportunity": 55,
+	}
+	if diff := cmp.Diff(want, d.Count()); diff != "" {
+		t.Errorf("default demo commands (-want +got):\n%s", diff)
+	}
+}
