@@ -11,7 +11,7 @@ all: build
 build:
 	$(GO) build -o bin/crm ./cmd/crm
 
-## run: run the service with the embedded event store under ./data
+## run: run the service with the embedded event store under ./data (the demo data is loaded on the first start of an empty store)
 run:
 	$(GO) run ./cmd/crm serve --demo
 
