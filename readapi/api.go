@@ -225,6 +225,7 @@ func (a *api) read(r *request, reads ...projections.ActiveRead) []projections.Ac
 		}
 		left := time.Until(deadline)
 		if left <= 0 {
+			r.c.Header("X-Projection-Position", strconv.FormatUint(pos, 10))
 			a.fail(r.c, lag)
 			return nil
 		}
@@ -249,34 +250,34 @@ const maxGapScan = 2048
 // error naming it. A projection whose checkpoint is below minPos has still
 // passed it when none of the events in between is of a type it handles
 // (the runtime stores filtered-subscription checkpoints only now and then).
-func (a *api) positions(ctx context.Context, sts []projections.ActiveState, minPos uint64) (uint64, error, error) {
-	least := uint64(0)
+func (a *api) positions(ctx context.Context, sts []projections.ActiveState, minPos uint64) (least uint64, lag *domain.Error, err error) {
 	first := true
 	for _, st := range sts {
 		if st.Name == "" {
 			continue // absolute keys, outside the projections
 		}
 		if st.Gen == "" {
-			return 0, domain.Errorf(domain.KindUnavailable, "projection %s is still building its first generation", st.Name), nil
+			return least, domain.Errorf(domain.KindUnavailable, "projection %s is still building its first generation", st.Name), nil
 		}
 		pos := st.Checkpoint.Commit
-		if pos < minPos {
+		if pos < minPos && lag == nil {
 			ok, err := a.passed(ctx, a.known[st.Name], st.Checkpoint, minPos)
 			if err != nil {
 				return 0, nil, err
 			}
-			if !ok {
-				return 0, domain.Errorf(domain.KindUnavailable,
+			if ok {
+				pos = minPos
+			} else {
+				lag = domain.Errorf(domain.KindUnavailable,
 					"projection %s has not reached position %d yet (it is at %d); retry later or raise X-Wait-Timeout",
-					st.Name, minPos, pos), nil
+					st.Name, minPos, pos)
 			}
-			pos = minPos
 		}
 		if first || pos < least {
 			least, first = pos, false
 		}
 	}
-	return least, nil, nil
+	return least, lag, nil
 }
 
 // passed reports whether p has nothing left to apply up to position

@@ -156,6 +156,9 @@ func TestMinPositionBeyondHead(t *testing.T) {
 				if took < tt.wait {
 					t.Errorf("answered after %v, before the %v wait", took, tt.wait)
 				}
+				if r.header.Get("X-Projection-Position") == "" {
+					t.Errorf("503 without X-Projection-Position")
+				}
 				if r.header.Get("Retry-After") == "" || r.body["status"] != float64(503) ||
 					!strings.Contains(r.str("detail"), "projection "+tt.lagging+" ") {
 					t.Errorf("503 without Retry-After or the lagging projection %s: %v %s", tt.lagging, r.header, r.raw)
