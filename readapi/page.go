@@ -151,18 +151,23 @@ if mode ~= 'lex' then
   step = 2
 end
 local r = redis.call('ZRANGE', unpack(args))
-local out = {}
+if #r == 0 then return {} end
+local keys = {}
 local sep = ARGV[9]
 for i = 1, #r, step do
-  local m = r[i]
-  local id = m
+  local id = r[i]
   if sep ~= '' then
-    local p = string.find(m, sep, 1, true)
-    if p then id = string.sub(m, p + #sep) end
+    local p = string.find(id, sep, 1, true)
+    if p then id = string.sub(id, p + #sep) end
   end
-  out[#out + 1] = m
+  keys[#keys + 1] = ARGV[8] .. id
+end
+local docs = redis.call('MGET', unpack(keys))
+local out = {}
+for i = 1, #r, step do
+  out[#out + 1] = r[i]
   if step == 2 then out[#out + 1] = r[i + 1] else out[#out + 1] = '0' end
-  out[#out + 1] = redis.call('GET', ARGV[8] .. id)
+  out[#out + 1] = docs[(i + step - 1) / step]
 end
 return out
 `
