@@ -47,7 +47,7 @@ type env struct {
 }
 
 func allProjections() []projections.Projection {
-	return append(readmodels.All(), churn.Projection{})
+	return append(readmodels.All(), churn.NewProjection())
 }
 
 func newEnv(t testing.TB) *env {
