@@ -222,10 +222,30 @@ func (l *Linker) runOnce(ctx context.Context) error {
 	cause := context.Cause(sctx)
 	cancel(nil)
 	wg.Wait()
+	if ctx.Err() != nil {
+		l.finalSave()
+	}
 	if ctx.Err() == nil && cause != nil && !errors.Is(cause, context.Canceled) {
 		return cause
 	}
 	return err
+}
+
+// finalSave appends what is held and writes the checkpoint when the linker
+// is stopped, within a short time: a linker that is not stopped cleanly
+// just redoes that work (idempotently) on its next start.
+func (l *Linker) finalSave() {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	l.work.Lock()
+	defer l.work.Unlock()
+	err := l.flush(ctx)
+	if err == nil {
+		err = l.maybeSave(ctx, true)
+	}
+	if err != nil {
+		l.log.Info("audit linker stopped without its final checkpoint (the next start redoes that part)", "err", err)
+	}
 }
 
 func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
@@ -256,10 +276,12 @@ func (l *Linker) handle(ctx context.Context, d eventstore.Delivery) error {
 		if err := l.flush(ctx); err != nil {
 			return err
 		}
+		if err := l.maybeSave(ctx, true); err != nil {
+			return err
+		}
 		if !l.live.Swap(true) {
 			l.log.Info("audit linker caught up", "at", l.last.String())
 		}
-		return l.maybeSave(ctx, true)
 	}
 	return nil
 }
