@@ -2,16 +2,18 @@
 // "Audit"): everything here reads the event log, never a read model, so it
 // answers completely even when Redis is empty or absent.
 //
-//   - Linker: a catch-up subscription to $all (through the eventstore
-//     client) that appends one link event ("$>", data "<revision>@<stream>")
-//     per customer-related event to that customer's link stream,
-//     HistoryStream(id) = "crm-customer-history-<id>". Link event ids are
-//     deterministic (eventstore.EventID of the source event's stream and
-//     revision) and every append carries the stream's expected revision, so a
-//     retry after a crash, or a second linker process running at the same
-//     time, never duplicates a link. The linker's checkpoint lives in the
-//     event store itself (stream CheckpointStream, event type
-//     "$crm-linker-checkpoint"), not in Redis.
+//   - Linker: a catch-up subscription to $all (through the official
+//     client, every call bounded by its context) that appends one link event
+//     ("$>", data "<revision>@<stream>") per customer-related event to that
+//     customer's link stream, HistoryStream(id) =
+//     "crm-customer-history-<id>". Link event ids are deterministic
+//     (eventstore.EventID of the source event's stream and revision) and
+//     every append carries the stream's expected revision, so a retry after
+//     a crash, or a second linker process running at the same time, never
+//     duplicates a link. Links are appended in batches to many link streams
+//     at once. The linker's checkpoint lives in the event store itself
+//     (stream CheckpointStream, event type "$crm-linker-checkpoint"), not in
+//     Redis, and is written only once every link up to it is stored.
 //   - CustomerOf: which customer an event belongs to (the customer stream
 //     itself; opportunity, service request and order events by their
 //     customerId; an opportunity for a prospect by the id the customer will
