@@ -3,6 +3,7 @@ package audit
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
@@ -335,4 +336,53 @@ func TestLinkerStopsPromptlyWithoutStore(t *testing.T) {
 	if d := time.Since(began); d > 2*time.Second {
 		t.Errorf("stopping the linker took %s", d)
 	}
+}
+
+// TestLinkerLiveUnderLoad: writers append to many customers while one
+// linker runs live and a second one starts and stops midway; afterwards
+// every link stream holds exactly the customer's events, in log order.
+func TestLinkerLiveUnderLoad(t *testing.T) {
+	s := openStore(t)
+	const writers, perWriter, rounds = 4, 10, 6
+	l, stop := startLinker(t, s, LinkerConfig{BatchSize: 7, Concurrency: 4})
+	var ids []uuid.UUID
+	var wg sync.WaitGroup
+	for wi := range writers {
+		mine := make([]uuid.UUID, perWriter)
+		for i := range mine {
+			mine[i] = uuid.NewSHA1(uuid.NameSpaceOID, fmt.Appendf(nil, "load-%d-%d", wi, i))
+		}
+		ids = append(ids, mine...)
+		w := newWriter(t, s)
+		wg.Go(func() {
+			for r := range rounds {
+				for _, id := range mine {
+					if r == 0 {
+						c := domain.NewCustomer()
+						if err := c.Register(id, domain.RegisterCustomer{Profile: domain.Profile{Name: "L"}}, t0); err != nil {
+							t.Error(err)
+							return
+						}
+						w.append(domain.CustomerStream(id), c.Changes()...)
+						continue
+					}
+					w.append(domain.CustomerStream(id), domain.CustomerLevelChanged{CustomerID: id, From: r - 1, To: r})
+				}
+			}
+		})
+	}
+	time.Sleep(50 * time.Millisecond)
+	l2, stop2 := startLinker(t, s, LinkerConfig{BatchSize: 3})
+	time.Sleep(100 * time.Millisecond)
+	stop2()
+	wg.Wait()
+	waitCaughtUp(t, s, l)
+	stop()
+	for _, id := range ids {
+		want := linkTexts(direct(t, s, id, []string{domain.CustomerStream(id)}))
+		if diff := cmp.Diff(want, links(t, s, id)); diff != "" {
+			t.Fatalf("links of %s (-want +got):\n%s", id, diff)
+		}
+	}
+	t.Logf("first linker appended %d links, second %d", l.Linked(), l2.Linked())
 }

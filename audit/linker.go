@@ -132,7 +132,8 @@ func (l *Linker) Saved() eventstore.Checkpoint { return eventstore.CheckpointAt(
 // Live reports whether the linker has caught up with $all.
 func (l *Linker) Live() bool { return l.live.Load() }
 
-// Linked returns the number of links this process appended.
+// Linked returns the number of links whose append this process had
+// acknowledged (an idempotent repeat of another linker's append counts too).
 func (l *Linker) Linked() int64 { return l.linked.Load() }
 
 // Unattributed returns the number of events of aggregate streams that could
