@@ -2,6 +2,7 @@ package audit
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
@@ -77,5 +78,21 @@ func FuzzEventRecorded(f *testing.F) {
 		if err == nil && e.DataEncoding == "" && string(r.Data) != string(e.Data) {
 			t.Fatalf("data changed: %q vs %q", r.Data, e.Data)
 		}
+	})
+}
+
+// FuzzVerifyNDJSON: any input is verified or refused without panicking.
+func FuzzVerifyNDJSON(f *testing.F) {
+	f.Add(`{"stream":"customer-1","revision":0,"position":"1","eventId":"6ba7b810-9dad-11d1-80b4-00c04fd430c8","type":"X","data":{},"metadata":{"prevHash":"0000000000000000000000000000000000000000000000000000000000000000","hash":"00"}}`)
+	f.Add("\n\n{}\nx")
+	f.Add(`{"stream":"s","type":"T","data":"AA==","dataEncoding":"base64","metadata":"m"}`)
+	f.Fuzz(func(t *testing.T, in string) {
+		reps, err := VerifyNDJSON(strings.NewReader(in))
+		for _, r := range reps {
+			if r.OK == (r.FirstBreak != nil) {
+				t.Fatalf("report %+v: OK and FirstBreak disagree", r)
+			}
+		}
+		_ = err
 	})
 }
