@@ -178,7 +178,14 @@ func (a *api) fail(c *gin.Context, err error) {
 		err = domain.Wrap(domain.KindUnavailable, err, "the read store did not answer in time")
 	} else if domain.KindOf(err) == domain.KindInternal {
 		var de *domain.Error
-		if !errors.As(err, &de) {
+		var syn *json.SyntaxError
+		var typ *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &de):
+		case errors.As(err, &syn), errors.As(err, &typ):
+			// A read-model document we cannot read: a bug, not an outage.
+			err = domain.Wrap(domain.KindInternal, err, "internal error")
+		default: // Redis or the event store did not answer
 			err = domain.Wrap(domain.KindUnavailable, err, "the read store is unavailable")
 		}
 	}
