@@ -10,6 +10,7 @@
 //	crm healthcheck [flags]        probe a running crm's /readyz (for container health checks)
 //	crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
 //	crm export [flags]             the event log as NDJSON, filtered by stream prefix, type and time
+//	crm audit verify FILE          check the hash chains of an export offline
 //	crm demo [flags]               load the demo data set (serve --demo does it on an empty store)
 //	crm help                       print this help
 //
@@ -34,6 +35,7 @@ Usage:
   crm import online-retail FILE  import the UCI Online Retail data set (csv or csv.gz)
   crm churn evaluate FILE        evaluate the churn score on it (--cutoff T --horizon 90d)
   crm export [flags]             the event log as NDJSON (--prefix, --type, --since, --until, --out FILE)
+  crm audit verify FILE          check the hash chains of an export offline
   crm demo [flags]               load the demo data set (serve --demo does it on an empty store)
   crm help                       print this help
 
@@ -79,6 +81,8 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runChurn(ctx, args[1:], getenv, stdout, stderr)
 	case "export":
 		return runExport(ctx, args[1:], getenv, stdout, stderr)
+	case "audit":
+		return runAudit(args[1:], stdout, stderr)
 	case "demo":
 		return runDemo(ctx, args[1:], getenv, stdout, stderr)
 	case "help", "-h", "-help", "--help":
