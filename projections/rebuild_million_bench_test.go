@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"time"
 
 	"github.com/google/uuid"
+	"github.com/redis/go-redis/v9"
 
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
@@ -39,16 +39,19 @@ import (
 //   - raw-all-events/s: a plain $all read through the client (the ceiling);
 //   - redis-set/s: redis-benchmark -P 16 -t set against the same redis-server;
 //   - rebuild-events/s: every read model built together from the start of
-//     $all into an empty Redis by the Runtime (until every projection is
-//     live with no lag);
-//   - peak-rss-MB: VmHWM of this process over the rebuild (reset before it
-//     with clear_refs). The process holds the projector and the embedded
-//     event store server it reads from, so the figure is an upper bound of
-//     the projector's own peak.
+//     $all into an empty Redis by the Runtime, running in a child process
+//     (TestRebuildChildProjector) that reads the store over gRPC, until
+//     every projection is live with no lag (process start included);
+//   - peak-rss-MB: VmHWM of that projector process (its whole life);
+//   - cpu-us/event, store-cpu-us/event, redis-cpu-us/event: CPU time of the
+//     projector process, of this process (the embedded event store serving
+//     the reads) and of the redis-server during the rebuild.
 //
 // CRM_BENCH_EVENTS overrides the event count (default 1,000,000);
 // CRM_BENCH_ONLINE_RETAIL names the source file; CRM_BENCH_REBUILD_PROFILE
-// writes a CPU profile of the rebuild phase alone.
+// writes a CPU profile of the projector process, CRM_BENCH_HEAP_PROFILE a
+// heap profile of it halfway, CRM_BENCH_RAW_PROFILE a CPU profile of the
+// raw read.
 func BenchmarkRebuildMillion(b *testing.B) {
 	path := os.Getenv("CRM_BENCH_ONLINE_RETAIL")
 	if path == "" {
@@ -90,37 +93,142 @@ func BenchmarkRebuildMillion(b *testing.B) {
 	setRate, setOK := redisSetRate(b, r.Addr())
 	r.FlushAll()
 
+	storeURL := embeddedStoreURL(b)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		r.FlushAll()
-		debug.FreeOSMemory() // the store build's garbage is not the projector's
-		resetPeakRSS(b)
-		base := procStatus(b, "VmRSS:")
-		stop := cpuProfile(b, "CRM_BENCH_REBUILD_PROFILE")
-		cpu0, rcpu0 := processCPU(b), redisCPU(b, r)
-		el := rebuildAll(b, ctx, store, r, head)
-		cpu, rcpu := processCPU(b)-cpu0, redisCPU(b, r)-rcpu0
-		stop()
-		rss := procStatus(b, "VmHWM:")
-		rate := float64(total) / el.Seconds()
+		rcpu0 := redisCPU(b, r)
+		scpu0 := processCPU(b)
+		res := runChildProjector(b, storeURL, r.Addr(), head)
+		scpu, rcpu := processCPU(b)-scpu0, redisCPU(b, r)-rcpu0
+		rate := float64(total) / res.elapsed.Seconds()
 		b.ReportMetric(rate, "rebuild-events/s")
 		b.ReportMetric(raw, "raw-all-events/s")
 		if setOK {
 			b.ReportMetric(setRate, "redis-set/s")
 		}
-		b.ReportMetric(rss/1e6, "peak-rss-MB")
-		// What the rebuild added to the process (the embedded store's index
-		// and the test's own data were there before it started).
-		b.ReportMetric((rss-base)/1e6, "rss-growth-MB")
+		b.ReportMetric(res.peakRSS/1e6, "peak-rss-MB")
 		// CPU per event: robust to other load on the machine.
-		b.ReportMetric(cpu.Seconds()*1e6/float64(total), "cpu-us/event")
+		b.ReportMetric(res.cpu.Seconds()*1e6/float64(total), "cpu-us/event")
 		b.ReportMetric(rcpu.Seconds()*1e6/float64(total), "redis-cpu-us/event")
-		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); peak RSS %.0f MB (projector + embedded store), %.0f MB at the start",
-			len(readmodels.All()), total, el.Round(time.Millisecond), rate, rate/raw, rss/1e6, base/1e6)
+		b.ReportMetric(scpu.Seconds()*1e6/float64(total), "store-cpu-us/event")
+		b.Logf("rebuild of %d projections over %d events: %s (%.0f events/s, %.2f× the raw read); projector process: peak RSS %.0f MB, CPU %.0f µs/event; event store (this process) %.0f µs/event; redis-server %.0f µs/event",
+			len(readmodels.All()), total, res.elapsed.Round(time.Millisecond), rate, rate/raw, res.peakRSS/1e6,
+			res.cpu.Seconds()*1e6/float64(total), scpu.Seconds()*1e6/float64(total), rcpu.Seconds()*1e6/float64(total))
 	}
 }
 
-func writeHeapProfile(b *testing.B, path string) {
+// The projector runs in a child process (this test binary, running
+// TestRebuildChildProjector) so that its peak RSS and CPU are its own, not
+// the embedded event store's, which stays in the benchmark process and is
+// reached over gRPC as a KurrentDB node would be.
+const (
+	childStoreEnv = "CRM_REBUILD_CHILD_STORE"
+	childRedisEnv = "CRM_REBUILD_CHILD_REDIS"
+	childHeadEnv  = "CRM_REBUILD_CHILD_HEAD"
+)
+
+type childResult struct {
+	elapsed time.Duration
+	peakRSS float64 // bytes
+	cpu     time.Duration
+}
+
+var childLine = regexp.MustCompile(`REBUILD-CHILD elapsed=(\d+) peak-rss=(\d+) cpu=(\d+)`)
+
+func runChildProjector(b *testing.B, storeURL, redisAddr string, head eventstore.Checkpoint) childResult {
+	b.Helper()
+	args := []string{"-test.run=^TestRebuildChildProjector$", "-test.v", "-test.count=1"}
+	if p := os.Getenv("CRM_BENCH_REBUILD_PROFILE"); p != "" {
+		args = append(args, "-test.cpuprofile="+p)
+	}
+	cmd := exec.Command(os.Args[0], args...)
+	cmd.Env = append(os.Environ(), childStoreEnv+"="+storeURL, childRedisEnv+"="+redisAddr,
+		childHeadEnv+"="+strconv.FormatUint(head.Commit, 10))
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		b.Fatalf("projector child process: %v\n%s", err, out)
+	}
+	m := childLine.FindSubmatch(out)
+	if m == nil {
+		b.Fatalf("projector child process printed no result:\n%s", out)
+	}
+	el, _ := strconv.ParseInt(string(m[1]), 10, 64)
+	rss, _ := strconv.ParseFloat(string(m[2]), 64)
+	cpu, _ := strconv.ParseInt(string(m[3]), 10, 64)
+	return childResult{elapsed: time.Duration(el), peakRSS: rss, cpu: time.Duration(cpu)}
+}
+
+// TestRebuildChildProjector is the projector process of
+// BenchmarkRebuildMillion (skipped unless started by it): it rebuilds every
+// read model from the store at CRM_REBUILD_CHILD_STORE into the Redis at
+// CRM_REBUILD_CHILD_REDIS until they are live at CRM_REBUILD_CHILD_HEAD,
+// then prints its elapsed time, peak RSS (VmHWM) and CPU time.
+func TestRebuildChildProjector(t *testing.T) {
+	url, addr, headStr := os.Getenv(childStoreEnv), os.Getenv(childRedisEnv), os.Getenv(childHeadEnv)
+	if url == "" || addr == "" || headStr == "" {
+		t.Skip("the projector child process of BenchmarkRebuildMillion")
+	}
+	head, err := strconv.ParseUint(headStr, 10, 64)
+	if err != nil {
+		t.Fatalf("%s=%q: %v", childHeadEnv, headStr, err)
+	}
+	ctx := context.Background()
+	store, err := eventstore.Open(ctx, eventstore.Config{URL: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	rdb := redis.NewClient(&redis.Options{Addr: addr})
+	defer rdb.Close()
+	cpu0 := processCPU(t)
+	el := rebuildAll(t, ctx, store, rdb, eventstore.CheckpointAt(head))
+	cpu := processCPU(t) - cpu0
+	fmt.Printf("REBUILD-CHILD elapsed=%d peak-rss=%.0f cpu=%d\n", el, procStatus(t, "VmHWM:"), cpu)
+}
+
+// embeddedStoreURL finds the connection string of the embedded event
+// store of this process: its only listening TCP socket on 127.0.0.1.
+func embeddedStoreURL(b *testing.B) string {
+	b.Helper()
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		b.Fatalf("embedded store address: %v", err)
+	}
+	inodes := map[string]bool{}
+	for _, fd := range fds {
+		l, err := os.Readlink("/proc/self/fd/" + fd.Name())
+		if err == nil && strings.HasPrefix(l, "socket:[") {
+			inodes[strings.TrimSuffix(strings.TrimPrefix(l, "socket:["), "]")] = true
+		}
+	}
+	data, err := os.ReadFile("/proc/self/net/tcp")
+	if err != nil {
+		b.Fatalf("embedded store address: %v", err)
+	}
+	var ports []int64
+	for line := range strings.Lines(string(data)) {
+		f := strings.Fields(line)
+		// sl local_address rem_address st tx:rx tr:tm retrnsmt uid timeout inode
+		if len(f) < 10 || f[3] != "0A" || !inodes[f[9]] {
+			continue
+		}
+		ip, port, ok := strings.Cut(f[1], ":")
+		if !ok || ip != "0100007F" {
+			continue
+		}
+		p, err := strconv.ParseInt(port, 16, 64)
+		if err == nil {
+			ports = append(ports, p)
+		}
+	}
+	if len(ports) != 1 {
+		b.Fatalf("embedded store address: want one listening socket on 127.0.0.1, found ports %v", ports)
+	}
+	return fmt.Sprintf("esdb://127.0.0.1:%d?tls=false", ports[0])
+}
+
+func writeHeapProfile(b testing.TB, path string) {
 	b.Helper()
 	f, err := os.Create(path)
 	if err != nil {
@@ -133,7 +241,7 @@ func writeHeapProfile(b *testing.B, path string) {
 }
 
 // processCPU is the user+system CPU time this process has used.
-func processCPU(b *testing.B) time.Duration {
+func processCPU(b testing.TB) time.Duration {
 	b.Helper()
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
@@ -183,9 +291,9 @@ func cpuProfile(b *testing.B, env string) func() {
 
 // rebuildAll runs the real read models from an empty Redis until every
 // projection is served and has no lag at head.
-func rebuildAll(b *testing.B, ctx context.Context, store *eventstore.Store, r *redistest.Server, head eventstore.Checkpoint) time.Duration {
+func rebuildAll(b testing.TB, ctx context.Context, store *eventstore.Store, rdb *redis.Client, head eventstore.Checkpoint) time.Duration {
 	b.Helper()
-	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
+	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: rdb, Codec: commands.NewCodec(),
 		Projections: readmodels.All(), Logger: benchLogger()})
 	if err != nil {
 		b.Fatal(err)
@@ -334,17 +442,9 @@ func FuzzParseRedisBenchmark(f *testing.F) {
 	})
 }
 
-// resetPeakRSS resets VmHWM of this process to its current RSS.
-func resetPeakRSS(b *testing.B) {
-	b.Helper()
-	if err := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0); err != nil {
-		b.Logf("cannot reset the peak RSS (%v): peak-rss-MB covers the whole run", err)
-	}
-}
-
 // procStatus reads a kB field of /proc/self/status (VmHWM: the peak RSS,
 // VmRSS: the current one), in bytes.
-func procStatus(b *testing.B, field string) float64 {
+func procStatus(b testing.TB, field string) float64 {
 	b.Helper()
 	data, err := os.ReadFile("/proc/self/status")
 	if err != nil {
