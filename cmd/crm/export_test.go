@@ -220,9 +220,9 @@ func TestAuditVerifyCommand(t *testing.T) {
 		t.Fatal(err)
 	}
 	tests := []struct {
-		name       string
-		args       []string
-		code       int
+		name        string
+		args        []string
+		code        int
 		out, errOut string
 	}{
 		{"intact", []string{"verify", file}, exitOK, "4 streams, 6 events checked, 0 broken", ""},
