@@ -27,7 +27,10 @@
 // sorted set the list walks, never an offset, so paging stays stable while
 // writes happen: an item present throughout is returned once. A filtered
 // page inspects at most 5,000 members and may then end short, with a
-// nextCursor. Bad parameters answer 400 problem+json naming each field.
+// nextCursor. In the rankings (contribution, churn risks) an item whose
+// score changes between two pages moves, and may be seen twice or not at
+// all, as in any live ranking. Bad parameters answer 400 problem+json
+// naming each field.
 //
 // Roles: httpx.DefaultQueryMatrix. With ScopeOwn (sales) a user sees the
 // customers they own, the opportunities and service requests of those
