@@ -304,10 +304,11 @@ func rebuildAll(b testing.TB, ctx context.Context, store *eventstore.Store, rdb 
 	go func() { defer close(done); _ = rt.Run(rctx) }()
 	defer func() { cancel(); <-done }()
 	// Status scans $all for the lag: asked only once every projection
-	// serves (aliases switch when a build has caught up), and every 5 s for
-	// the heap profile, written once half the events are committed.
+	// serves (aliases switch when a build has caught up), then at most
+	// twice a second, and every 5 s for the heap profile, written once half
+	// the events are committed.
 	heapAt := os.Getenv("CRM_BENCH_HEAP_PROFILE")
-	lastHeapCheck := time.Now()
+	lastHeapCheck, lastStatus := time.Now(), time.Time{}
 	for {
 		if heapAt != "" && time.Since(lastHeapCheck) > 5*time.Second {
 			lastHeapCheck = time.Now()
@@ -316,7 +317,8 @@ func rebuildAll(b testing.TB, ctx context.Context, store *eventstore.Store, rdb 
 				heapAt = ""
 			}
 		}
-		if rt.Ready(ctx) == nil {
+		if rt.Ready(ctx) == nil && time.Since(lastStatus) >= 500*time.Millisecond {
+			lastStatus = time.Now()
 			sts, err := rt.Status(ctx)
 			ok := err == nil
 			for _, s := range sts {
