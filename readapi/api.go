@@ -56,6 +56,10 @@ type Config struct {
 	// PollInterval is how often a read-your-writes wait looks again
 	// (default 5 ms).
 	PollInterval time.Duration
+	// PageCacheBytes bounds the in-process cache of rendered timeline and
+	// churn-risk pages, each kept under the version of the data it shows
+	// (0 = DefaultPageCacheBytes, negative = no cache).
+	PageCacheBytes int
 }
 
 type api struct {
@@ -66,6 +70,7 @@ type api struct {
 	matrix httpx.QueryMatrix
 	log    *slog.Logger
 	poll   time.Duration
+	pages  *pageCache
 }
 
 // Register mounts every query endpoint of DESIGN §8 on g, which must
@@ -85,6 +90,11 @@ func Register(g gin.IRoutes, cfg Config) error {
 	if a.poll <= 0 {
 		a.poll = 5 * time.Millisecond
 	}
+	cacheBytes := cfg.PageCacheBytes
+	if cacheBytes == 0 {
+		cacheBytes = DefaultPageCacheBytes
+	}
+	a.pages = newPageCache(cacheBytes)
 	for _, p := range cfg.Projections {
 		a.known[p.Name()] = p
 		a.names = append(a.names, p.Name())

@@ -45,7 +45,21 @@ func (a *api) churnRisks(c *gin.Context) {
 		}
 		owner = r.user
 	}
-	if a.read(r, a.churnReads()...) == nil {
+	sts := a.read(r, a.churnReads(projections.ActiveRead{Keys: []string{churn.VersionKey}})...)
+	if sts == nil {
+		return
+	}
+	// The scorer bumps churn.VersionKey with every risk write, in the same
+	// script; it is read before the rankings, so a page kept under it is
+	// never older than it.
+	version := ""
+	if v := sts[0].Values[0]; v != nil {
+		version = *v
+	}
+	cacheKey := "churn-risks|" + band + "|" + owner + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)
+	if body, ok := a.pages.get(cacheKey, version); ok {
+		c.Header("Cache-Control", "no-cache")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 		return
 	}
 	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
@@ -72,8 +86,10 @@ func (a *api) churnRisks(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	body := listBody(items, next)
+	a.pages.put(cacheKey, version, body)
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 // GET /v1/reports/churn: customers scored per band, the N-month rule's

@@ -294,10 +294,20 @@ func (a *api) timeline(c *gin.Context) {
 	prefix := sts[1].Prefix
 	all := prefix + rm.TimelineKey(id, "")
 	n := sts[1].Cards[0]
+	query := strings.Join(kinds, ",") + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)
 	hq := fnv.New64a()
-	hq.Write([]byte(strings.Join(kinds, ",") + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)))
-	etag := `"` + sts[1].Gen + "." + strconv.FormatInt(n, 10) + "." + strconv.FormatUint(hq.Sum64(), 36) + `"`
+	hq.Write([]byte(query))
+	version := sts[1].Gen + "." + strconv.FormatInt(n, 10)
+	etag := `"` + version + "." + strconv.FormatUint(hq.Sum64(), 36) + `"`
 	if notModified(c, etag) {
+		return
+	}
+	// The page is kept under the same version as the ETag: the generation
+	// and the number of items, read before the items.
+	cacheKey := "timeline|" + id + "|" + query
+	if body, ok := a.pages.get(cacheKey, version); ok {
+		c.Header("Cache-Control", "no-cache")
+		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 		return
 	}
 	key := all
@@ -328,8 +338,10 @@ func (a *api) timeline(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
+	body := listBody(items, next)
+	a.pages.put(cacheKey, version, body)
 	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
 }
 
 // mget GETs the document key(member) of each of zs.

@@ -55,6 +55,15 @@
 // generation, the number of items of the customer (items are only ever
 // added) and a hash of the page asked for.
 //
+// Page cache: the timeline and churn-risk pages are rendered once per
+// version of the data they show and kept in memory (byte-bounded, least
+// recently used out; Config.PageCacheBytes): the timeline's under its ETag's
+// generation and item count, the churn list's under churn.VersionKey, which
+// the scorer bumps in the script that writes the risk documents. The
+// version is read (in the same ReadActive round trip as the read-your-writes
+// checkpoint) before the data, so a kept page is never older than its
+// version and a change always shows on the next request.
+//
 // Import rule: domain, eventstore (for audit and the $all head),
 // internal/httpx and the read-model types of projections; never commands
 // or cmd, and no flags or environment.

@@ -32,6 +32,7 @@ import (
 //	crm:churnrisk:rank:band:<band>:owner:<o> per band and owner
 //	crm:churnrisk:rule                       set of customers the N-month rule fires for
 //	crm:churnrisk:scored                     hash: gen (the signals generation fully scored), at, months
+//	crm:churnrisk:version                    counter bumped by every risk write (see VersionKey)
 //
 // A rank key is a sorted set whose members all have score 0 and are ordered
 // lexically: a member is "<inverse score>:<customerId>" with the inverse
@@ -56,6 +57,14 @@ const RuleKey = KeyPrefix + "rule"
 // ScoredKey is a hash describing the last full scoring pass: gen (the
 // signals generation it read), at (RFC 3339) and months (the rule's N).
 const ScoredKey = KeyPrefix + "scored"
+
+// VersionKey is a counter the scorer increments in the same script that
+// writes a risk document and its rank memberships: an unchanged value means
+// no risk document, ranking or rule membership changed. A reader may cache
+// what it built from them under this value. The counter starts (when the
+// key is absent, as after a flush) at the Redis server's clock in
+// microseconds, so values seen before a flush are not handed out again.
+const VersionKey = KeyPrefix + "version"
 
 // RankKey is the ranking of the customers of band and owner ("" = any):
 // the whole ranking, per band, per owner, or per band and owner.

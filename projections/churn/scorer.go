@@ -372,7 +372,7 @@ func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, 
 	for _, k := range rankKeys(r.Band, r.OwnerID) {
 		args = append(args, k)
 	}
-	if err := s.write.Run(ctx, s.cfg.Redis, []string{RiskKey(r.CustomerID), idxKey(r.CustomerID), inKey(r.CustomerID), RuleKey}, args...).Err(); err != nil {
+	if err := s.write.Run(ctx, s.cfg.Redis, []string{RiskKey(r.CustomerID), idxKey(r.CustomerID), inKey(r.CustomerID), RuleKey, VersionKey}, args...).Err(); err != nil {
 		return fmt.Errorf("write risk: %w", err)
 	}
 	st.Scored++
@@ -383,7 +383,11 @@ func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, 
 // atomically, unless a newer computation (later signals position, or the
 // same position scored at a later now) is stored already.
 //
-// KEYS: risk doc, idx hash, in set, rule set.
+// Every write also bumps VersionKey (see there), in the same script, so a
+// reader that finds the version unchanged knows no risk document or ranking
+// changed meanwhile.
+//
+// KEYS: risk doc, idx hash, in set, rule set, version.
 // ARGV: doc, member, customer id, position, now (unix ms), rule ("1"/"0"),
 // rank keys...
 const writeRiskLua = `
@@ -409,6 +413,10 @@ if ARGV[6] == '1' then
   redis.call('SADD', KEYS[4], ARGV[3])
 else
   redis.call('SREM', KEYS[4], ARGV[3])
+end
+if redis.call('INCR', KEYS[5]) == 1 then
+  local t = redis.call('TIME')
+  redis.call('INCRBY', KEYS[5], tonumber(t[1]) * 1000000 + tonumber(t[2]))
 end
 return 1
 `
