@@ -58,7 +58,8 @@ type Config struct {
 	PollInterval time.Duration
 	// PageCacheBytes bounds the in-process cache of rendered timeline and
 	// churn-risk pages, each kept under the version of the data it shows
-	// (0 = DefaultPageCacheBytes, negative = no cache).
+	// (0 = DefaultPageCacheBytes, negative = no cache, and no memo of
+	// decoded customer documents either).
 	PageCacheBytes int
 }
 
@@ -71,6 +72,7 @@ type api struct {
 	log    *slog.Logger
 	poll   time.Duration
 	pages  *pageCache
+	heads  *headMemo
 }
 
 // Register mounts every query endpoint of DESIGN §8 on g, which must
@@ -95,6 +97,10 @@ func Register(g gin.IRoutes, cfg Config) error {
 		cacheBytes = DefaultPageCacheBytes
 	}
 	a.pages = newPageCache(cacheBytes)
+	a.heads = newHeadMemo(DefaultHeadMemoBytes)
+	if cfg.PageCacheBytes < 0 {
+		a.heads = newHeadMemo(0)
+	}
 	for _, p := range cfg.Projections {
 		a.known[p.Name()] = p
 		a.names = append(a.names, p.Name())
@@ -129,11 +135,12 @@ type request struct {
 	minPos uint64
 	wait   time.Duration
 	errs   []domain.FieldError
+	heads  *headMemo
 }
 
 func (a *api) begin(c *gin.Context) *request {
 	p, _ := httpx.PrincipalFrom(c.Request.Context())
-	r := &request{c: c, user: p.UserID, scope: httpx.ScopeFrom(c), wait: DefaultWait}
+	r := &request{c: c, user: p.UserID, scope: httpx.ScopeFrom(c), wait: DefaultWait, heads: a.heads}
 	r.parseConsistency()
 	return r
 }
@@ -334,6 +341,14 @@ func writeJSON(c *gin.Context, v any) {
 		httpx.AbortError(c, nil, err)
 		return
 	}
+	answer(c, b)
+}
+
+// answer answers 200 with the JSON body b, not to be cached without
+// revalidation. It sets Content-Length, so a large body goes out in one
+// piece instead of chunked.
+func answer(c *gin.Context, b []byte) {
 	c.Header("Cache-Control", "no-cache")
+	c.Header("Content-Length", strconv.Itoa(len(b)))
 	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
 }

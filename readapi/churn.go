@@ -3,7 +3,6 @@ package readapi
 import (
 	"context"
 	"encoding/json"
-	"net/http"
 	"strconv"
 	"strings"
 
@@ -58,8 +57,7 @@ func (a *api) churnRisks(c *gin.Context) {
 	}
 	cacheKey := "churn-risks|" + band + "|" + owner + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)
 	if body, ok := a.pages.get(cacheKey, version); ok {
-		c.Header("Cache-Control", "no-cache")
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		answer(c, body)
 		return
 	}
 	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
@@ -88,8 +86,7 @@ func (a *api) churnRisks(c *gin.Context) {
 	}
 	body := listBody(items, next)
 	a.pages.put(cacheKey, version, body)
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	answer(c, body)
 }
 
 // GET /v1/reports/churn: customers scored per band, the N-month rule's

@@ -30,14 +30,14 @@ type customerHead struct {
 	Name       string `json:"name"`
 }
 
-// loadCustomer decodes the customer document raw (nil = absent) and
-// checks that r may see it.
+// customer decodes the customer document raw (nil = absent; decoded heads
+// are remembered, see headMemo) and checks that r may see it.
 func (r *request) customer(id string, raw *string) (customerHead, error) {
-	var h customerHead
 	if raw == nil {
-		return h, notFound("customer", id)
+		return customerHead{}, notFound("customer", id)
 	}
-	if err := json.Unmarshal([]byte(*raw), &h); err != nil {
+	h, err := r.heads.decode(*raw)
+	if err != nil {
 		return h, err
 	}
 	if !h.Registered {
@@ -188,8 +188,7 @@ func (a *api) listCustomers(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	answer(c, listBody(items, next))
 }
 
 // etagMatches reports whether If-None-Match names etag (or is *).
@@ -254,8 +253,7 @@ func (a *api) getCustomer(c *gin.Context) {
 	b = append(b, `,"churnRisk":`...)
 	b = append(b, riskJSON...)
 	b = append(b, '}')
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", b)
+	answer(c, b)
 }
 
 // GET /v1/customers/{id}/timeline?kinds=
@@ -306,8 +304,7 @@ func (a *api) timeline(c *gin.Context) {
 	// and the number of items, read before the items.
 	cacheKey := "timeline|" + id + "|" + query
 	if body, ok := a.pages.get(cacheKey, version); ok {
-		c.Header("Cache-Control", "no-cache")
-		c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+		answer(c, body)
 		return
 	}
 	key := all
@@ -340,8 +337,7 @@ func (a *api) timeline(c *gin.Context) {
 	}
 	body := listBody(items, next)
 	a.pages.put(cacheKey, version, body)
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", body)
+	answer(c, body)
 }
 
 // mget GETs the document key(member) of each of zs.
@@ -410,6 +406,5 @@ func (a *api) customerOrders(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	answer(c, listBody(items, next))
 }

@@ -132,8 +132,7 @@ func (a *api) listOpportunities(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	answer(c, listBody(items, next))
 }
 
 // single answers one document of a projection, checking own scope.
@@ -171,8 +170,7 @@ func single[T any](a *api, c *gin.Context, proj, what string, key func(string) s
 			}
 		}
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(*raw))
+	answer(c, []byte(*raw))
 }
 
 // GET /v1/opportunities/{id}
@@ -218,8 +216,7 @@ func (a *api) listServiceRequests(c *gin.Context) {
 		a.fail(c, err)
 		return
 	}
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next))
+	answer(c, listBody(items, next))
 }
 
 var (
@@ -358,8 +355,7 @@ func (a *api) contribution(c *gin.Context) {
 	}
 	yb, _ := json.Marshal(years)
 	tb, _ := json.Marshal(total)
-	c.Header("Cache-Control", "no-cache")
-	c.Data(http.StatusOK, "application/json; charset=utf-8", listBody(items, next,
+	answer(c, listBody(items, next,
 		"year", strconv.Quote(year), "currency", strconv.Quote(currency), "years", string(yb), "total", string(tb)))
 }
 

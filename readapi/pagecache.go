@@ -2,6 +2,7 @@ package readapi
 
 import (
 	"container/list"
+	"encoding/json"
 	"sync"
 )
 
@@ -84,4 +85,54 @@ func (c *pageCache) put(key, version string, body []byte) {
 		delete(c.pages, oe.key)
 		c.size -= oe.bytes()
 	}
+}
+
+// headMemo remembers the customerHead decoded from a customer document,
+// keyed by the document's exact text: the same text always decodes to the
+// same head, so an entry never goes stale, and a changed document is a new
+// key. It saves decoding a whole customer document (contacts, KPIs) on
+// every customer 360, timeline and orders request. Bounded by the bytes of
+// the texts it holds; when full it starts over. Safe for concurrent use.
+type headMemo struct {
+	mu    sync.Mutex
+	max   int // bytes; 0 = disabled
+	size  int
+	heads map[string]customerHead
+}
+
+// DefaultHeadMemoBytes bounds the customer documents whose decoded head a
+// query API remembers.
+const DefaultHeadMemoBytes = 8 << 20
+
+func newHeadMemo(limit int) *headMemo {
+	return &headMemo{max: max(limit, 0), heads: map[string]customerHead{}}
+}
+
+// decode returns the head of the customer document doc.
+func (m *headMemo) decode(doc string) (customerHead, error) {
+	if m.max > 0 {
+		m.mu.Lock()
+		h, ok := m.heads[doc]
+		m.mu.Unlock()
+		if ok {
+			return h, nil
+		}
+	}
+	var h customerHead
+	if err := json.Unmarshal([]byte(doc), &h); err != nil {
+		return h, err
+	}
+	if n := len(doc) + len(h.OwnerID) + len(h.Name) + 64; m.max > 0 && n <= m.max/8 {
+		m.mu.Lock()
+		if m.size+n > m.max {
+			clear(m.heads)
+			m.size = 0
+		}
+		if _, ok := m.heads[doc]; !ok {
+			m.heads[doc] = h
+			m.size += n
+		}
+		m.mu.Unlock()
+	}
+	return h, nil
 }

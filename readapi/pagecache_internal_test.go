@@ -1,6 +1,7 @@
 package readapi
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 
@@ -83,5 +84,50 @@ func TestPageCache(t *testing.T) {
 				t.Errorf("accounting (-counted +kept): %s; size %d of %d", diff, c.size, c.max)
 			}
 		})
+	}
+}
+
+// TestHeadMemo: a remembered head is the head of exactly that document
+// text (a changed document decodes afresh), bad documents are errors every
+// time, and the memo stays within its bound.
+func TestHeadMemo(t *testing.T) {
+	doc := func(owner string, pos int) string {
+		return `{"id":"c1","position":"` + strconv.Itoa(pos) + `","registered":true,"name":"Acme","ownerId":"` + owner +
+			`","contacts":[{"id":"x","name":"` + strings.Repeat("n", 100) + `"}]}`
+	}
+	tests := []struct {
+		name    string
+		doc     string
+		want    customerHead
+		wantErr bool
+	}{
+		{"first", doc("sales", 7), customerHead{Registered: true, OwnerID: "sales", Position: 7, Name: "Acme"}, false},
+		{"again", doc("sales", 7), customerHead{Registered: true, OwnerID: "sales", Position: 7, Name: "Acme"}, false},
+		{"owner changed", doc("sales2", 8), customerHead{Registered: true, OwnerID: "sales2", Position: 8, Name: "Acme"}, false},
+		{"first again", doc("sales", 7), customerHead{Registered: true, OwnerID: "sales", Position: 7, Name: "Acme"}, false},
+		{"not JSON", `{"registered":tru`, customerHead{}, true},
+		{"not JSON again", `{"registered":tru`, customerHead{}, true},
+		{"wrong type", `{"registered":"yes"}`, customerHead{}, true},
+	}
+	for _, limit := range []int{0, 2000, 1 << 20} {
+		m := newHeadMemo(limit)
+		for _, tt := range tests {
+			got, err := m.decode(tt.doc)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("limit %d, %s: error %v", limit, tt.name, err)
+			}
+			if diff := cmp.Diff(tt.want, got); !tt.wantErr && diff != "" {
+				t.Errorf("limit %d, %s (-want +got):\n%s", limit, tt.name, diff)
+			}
+			if m.size > m.max {
+				t.Errorf("limit %d, %s: %d bytes held", limit, tt.name, m.size)
+			}
+		}
+	}
+	m := newHeadMemo(4000)
+	for i := range 200 { // many distinct documents: the bound holds
+		if _, err := m.decode(doc("o"+strconv.Itoa(i), i)); err != nil || m.size > 4000 {
+			t.Fatalf("document %d: %v, %d bytes held", i, err, m.size)
+		}
 	}
 }
