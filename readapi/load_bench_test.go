@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -14,8 +15,10 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/crm-es/crm/internal/httpx"
 	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/churn"
+	"github.com/crm-es/crm/readapi"
 )
 
 // BenchmarkQueryLoad is the query API's load benchmark on loopback (real
@@ -34,7 +37,9 @@ import (
 //     pct-of-bare. Target ≥ 50 %. For context, max/sized-<query> is the same
 //     bare handler GETting a value as large as that query's answer, and
 //     pct-of-sized compares the query with it (how much of the gap is
-//     payload rather than work).
+//     payload rather than work). max/uncached-<query> is the same API
+//     without its page cache (Config.PageCacheBytes < 0): every page
+//     rendered afresh from Redis.
 //
 // Run it alone: go test -run '^$' -bench BenchmarkQueryLoad -benchtime 1x ./readapi
 // (each sub-benchmark does its fixed-duration run once whatever b.N is).
@@ -143,6 +148,24 @@ func BenchmarkQueryLoad(b *testing.B) {
 		c.Data(http.StatusOK, "application/json; charset=utf-8", []byte(s))
 	})
 
+	// The same API without the page cache (and head memo), to show what a
+	// page costs when it is rendered afresh (context, not a target).
+	var lines strings.Builder
+	for _, u := range testUsers {
+		fmt.Fprintf(&lines, "%s %s %s\n", keyOf(u.user), u.user, u.roles)
+	}
+	keys, err := httpx.ParseKeys(strings.NewReader(lines.String()), "test-keys")
+	if err != nil {
+		b.Fatal(err)
+	}
+	uncached := gin.New()
+	if err := readapi.Register(uncached.Group("/v1", httpx.Authenticate(keys)), readapi.Config{Redis: e.redis.Client,
+		Store: e.store, Projections: allProjections(), PageCacheBytes: -1}); err != nil {
+		b.Fatal(err)
+	}
+	uncachedSrv := httptest.NewServer(uncached)
+	b.Cleanup(uncachedSrv.Close)
+
 	var bareRPS float64
 	b.Run("max/bare", func(b *testing.B) {
 		bareRPS = closedLoop(maxFor, 16, func() bool { return send(bareSrv.URL+"/bare", false) })
@@ -166,6 +189,17 @@ func BenchmarkQueryLoad(b *testing.B) {
 			}
 			if sizedRPS > 0 {
 				b.ReportMetric(100*rps/sizedRPS, "pct-of-sized")
+			}
+			b.ReportMetric(0, "ns/op")
+		})
+		if q.name == "customer360" {
+			continue // it has no page cache
+		}
+		b.Run("max/uncached-"+q.name, func(b *testing.B) {
+			rps := closedLoop(maxFor, 16, func() bool { return send(uncachedSrv.URL+q.path, true) })
+			b.ReportMetric(rps, "req/s")
+			if bareRPS > 0 {
+				b.ReportMetric(100*rps/bareRPS, "pct-of-bare")
 			}
 			b.ReportMetric(0, "ns/op")
 		})
