@@ -34,6 +34,7 @@ type comparison struct {
 	ceiling, cmet string // optional ceiling benchmark and metric
 	target        float64
 	atMost        bool
+	zeroTarget    bool // target is 0 (with atMost: "no errors")
 	note          string
 }
 
@@ -69,12 +70,36 @@ var comparisons = []comparison{
 		note: "ceiling: a bare append through the client at the same concurrency"},
 	{what: "HTTP command, 16 clients", bench: "CommandHTTP/clients=16", metric: "commands/s", ceiling: "AppendSingle/writers=16", cmet: "events/s"},
 	{what: "HTTP command, 64 clients", bench: "CommandHTTP/clients=64", metric: "commands/s", ceiling: "AppendSingle/writers=64", cmet: "events/s"},
+	{what: "query load: bare Gin handler doing one Redis GET (the ceiling of the query rows)", bench: "QueryLoad/max/bare", metric: "req/s"},
+	{what: "query max throughput, customer 360", bench: "QueryLoad/max/customer360", metric: "req/s", ceiling: "QueryLoad/max/bare-before-customer360", cmet: "req/s",
+		note: "ceiling: the bare handler measured right before it (issue 5 target ≥ 50 %)"},
+	{what: "query max throughput, customer 360, % of the bare handler", bench: "QueryLoad/max/customer360", metric: "pct-of-bare", target: 50},
+	{what: "query max throughput, customer 360, beside a bare GET of a value as large as the answer", bench: "QueryLoad/max/customer360", metric: "req/s", ceiling: "QueryLoad/max/sized-customer360", cmet: "req/s",
+		note: "context: how much of the gap is payload"},
+	{what: "query at 1,000 requests/s for 60 s, customer 360: p99", bench: "QueryLoad/rate/customer360", metric: "p99-ms", target: 10, atMost: true, note: "target ≤ 10 ms (issue 5)"},
+	{what: "query at 1,000 requests/s for 60 s, customer 360: errors", bench: "QueryLoad/rate/customer360", metric: "errors", atMost: true, zeroTarget: true, note: "target: none"},
+	{what: "query max throughput, timeline page of 50 items", bench: "QueryLoad/max/timeline50", metric: "req/s", ceiling: "QueryLoad/max/bare-before-timeline50", cmet: "req/s",
+		note: "ceiling: the bare handler measured right before it (issue 5 target ≥ 50 %)"},
+	{what: "query max throughput, timeline page of 50 items, % of the bare handler", bench: "QueryLoad/max/timeline50", metric: "pct-of-bare", target: 50},
+	{what: "query max throughput, timeline page of 50 items, beside a bare GET of a value as large as the answer", bench: "QueryLoad/max/timeline50", metric: "req/s", ceiling: "QueryLoad/max/sized-timeline50", cmet: "req/s",
+		note: "context: how much of the gap is payload"},
+	{what: "query at 1,000 requests/s for 60 s, timeline page of 50 items: p99", bench: "QueryLoad/rate/timeline50", metric: "p99-ms", target: 10, atMost: true, note: "target ≤ 10 ms (issue 5)"},
+	{what: "query at 1,000 requests/s for 60 s, timeline page of 50 items: errors", bench: "QueryLoad/rate/timeline50", metric: "errors", atMost: true, zeroTarget: true, note: "target: none"},
+	{what: "query max throughput, churn-risk list (50 items)", bench: "QueryLoad/max/churnRisks", metric: "req/s", ceiling: "QueryLoad/max/bare-before-churnRisks", cmet: "req/s",
+		note: "ceiling: the bare handler measured right before it (issue 5 target ≥ 50 %)"},
+	{what: "query max throughput, churn-risk list (50 items), % of the bare handler", bench: "QueryLoad/max/churnRisks", metric: "pct-of-bare", target: 50},
+	{what: "query max throughput, churn-risk list (50 items), beside a bare GET of a value as large as the answer", bench: "QueryLoad/max/churnRisks", metric: "req/s", ceiling: "QueryLoad/max/sized-churnRisks", cmet: "req/s",
+		note: "context: how much of the gap is payload"},
+	{what: "query at 1,000 requests/s for 60 s, churn-risk list (50 items): p99", bench: "QueryLoad/rate/churnRisks", metric: "p99-ms", target: 10, atMost: true, note: "target ≤ 10 ms (issue 5)"},
+	{what: "query at 1,000 requests/s for 60 s, churn-risk list (50 items): errors", bench: "QueryLoad/rate/churnRisks", metric: "errors", atMost: true, zeroTarget: true, note: "target: none"},
+	{what: "query max throughput, timeline page, page cache off (first view, or right after a write)", bench: "QueryLoad/max/uncached-timeline50", metric: "req/s", ceiling: "QueryLoad/max/bare", cmet: "req/s"},
+	{what: "query max throughput, churn-risk list, page cache off (first view, or right after a write)", bench: "QueryLoad/max/uncached-churnRisks", metric: "req/s", ceiling: "QueryLoad/max/bare", cmet: "req/s"},
 	{what: "full Online Retail import", bench: "ImportOnlineRetail", metric: "s/import", target: 30, atMost: true,
 		note: "target ≤ 30 s (issue 3)"},
 }
 
 var lineRE = regexp.MustCompile(`^(Benchmark\S+)(.*)$`)
-var numbersRE = regexp.MustCompile(`^\s*(\d+)\s+(\S+\s+ns/op.*)$`)
+var numbersRE = regexp.MustCompile(`^\s*(\d+)\s+([-+0-9.eE]+\s+\S+.*)$`) // ns/op may be absent (b.ReportMetric(0, "ns/op"))
 
 func parse(r io.Reader) []result {
 	var out []result
@@ -193,7 +218,7 @@ func main() {
 			}
 		}
 		target, verdict := "—", ""
-		if c.target > 0 {
+		if c.target > 0 || c.zeroTarget {
 			pass := v >= c.target
 			cmp := "≥ "
 			if c.atMost {
