@@ -39,6 +39,12 @@ type Options struct {
 	Logger  *slog.Logger
 	// Progress shows the import and the commands (nil = none).
 	Progress importer.Progress
+	// EndBy, when set, moves the whole story forward by whole weeks so that
+	// the slice's last invoice falls in the seven days before it (see
+	// ShiftSlice): a demo loaded today looks like a CRM in use today, with
+	// recent orders, and churn risk scored at the current time makes sense.
+	// Zero keeps the data set's 2010–2011 dates (what the tests pin).
+	EndBy time.Time
 }
 
 // Summary says what a Load did.
@@ -150,6 +156,17 @@ func Load(ctx context.Context, store Store, opts Options) (*Summary, error) {
 	slice, err := Slice(opts)
 	if err != nil {
 		return nil, err
+	}
+	if !opts.EndBy.IsZero() {
+		loc, err := importer.LoadRetailerLocation()
+		if err != nil {
+			return nil, err
+		}
+		var weeks int
+		if slice, weeks, err = ShiftSlice(slice, opts.EndBy, loc); err != nil {
+			return nil, err
+		}
+		log.Info("demo dates moved to end by "+opts.EndBy.UTC().Format(time.DateOnly), "weeks", weeks)
 	}
 	d, plan, err := Plan(slice, opts.Seed)
 	if err != nil {

@@ -28,6 +28,7 @@ type demoConfig struct {
 	file          string // the full Online Retail file; empty = the embedded slice
 	workers       int
 	progress      string // auto, bar, log, none
+	keepDates     bool   // keep the data set's 2010–2011 dates instead of ending the story this week
 	logLevel      slog.Level
 }
 
@@ -44,6 +45,7 @@ func parseDemoConfig(args []string, getenv func(string) string, stderr io.Writer
 	fs.IntVar(&cfg.customers, "customers", demo.EmbeddedCustomers, "Online Retail customers to import (more than the embedded slice's needs --online-retail)")
 	fs.StringVar(&cfg.file, "online-retail", "", "cut the slice from this Online Retail `file` (csv or csv.gz) instead of the embedded slice")
 	fs.IntVar(&cfg.workers, "workers", demo.DefaultWorkers, "concurrent writers")
+	fs.BoolVar(&cfg.keepDates, "keep-dates", false, "keep the data set's 2010-2011 dates (default: the story is moved by whole weeks to end this week)")
 	fs.StringVar(&cfg.progress, "progress", "auto", "progress display: auto (a bar on a terminal, log lines otherwise), bar, log or none")
 	fs.StringVar(&level, "log-level", envOr(getenv, "CRM_LOG_LEVEL", defaultLogLevel), "log `level`: debug, info, warn or error (env CRM_LOG_LEVEL)")
 	fs.Usage = func() {
@@ -116,6 +118,9 @@ func runDemo(ctx context.Context, args []string, getenv func(string) string, std
 
 	opts := demo.Options{Seed: cfg.seed, Customers: cfg.customers, Workers: cfg.workers, Logger: logger,
 		Progress: progressFor(cfg.progress, stderr, logger)}
+	if !cfg.keepDates {
+		opts.EndBy = time.Now()
+	}
 	if cfg.file != "" {
 		f, err := os.Open(cfg.file)
 		if err != nil {
@@ -161,6 +166,25 @@ type demoStore interface {
 // demo load began and has not finished.
 const demoMarker = ".demo-loading"
 
+// demoEndByPrefix starts the marker's line holding the story's end.
+const demoEndByPrefix = "end-by: "
+
+// markerEndBy reads the story's end from a demo marker file (an older
+// marker has none).
+func markerEndBy(path string) (time.Time, bool) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return time.Time{}, false
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, demoEndByPrefix); ok {
+			t, err := time.Parse(time.RFC3339Nano, strings.TrimSpace(v))
+			return t, err == nil
+		}
+	}
+	return time.Time{}, false
+}
+
 // loadDemoIfEmpty loads the demo (crm serve --demo: the defaults, seed 1)
 // into an event store that holds no event yet; a store with events is left
 // as it is, unless an earlier first-start load was interrupted (its marker
@@ -182,12 +206,24 @@ func loadDemoIfEmpty(ctx context.Context, store demoStore, opts demo.Options, da
 		if err := os.MkdirAll(dataDir, 0o755); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
-		if err := os.WriteFile(marker, []byte("crm serve --demo is loading the demo data; if this file remains, the next start completes it\n"), 0o644); err != nil {
+		if opts.EndBy.IsZero() {
+			opts.EndBy = time.Now()
+		}
+		// The marker keeps the story's end, so a completing start moves the
+		// dates exactly as the interrupted one did.
+		note := "crm serve --demo is loading the demo data; if this file remains, the next start completes it\n" +
+			demoEndByPrefix + opts.EndBy.UTC().Format(time.RFC3339Nano) + "\n"
+		if err := os.WriteFile(marker, []byte(note), 0o644); err != nil {
 			return fmt.Errorf("demo: %w", err)
 		}
 		logger.Info("empty event store: loading the demo data (crm serve --demo)")
 	} else {
 		logger.Info("completing an interrupted demo load (crm serve --demo)", "marker", marker)
+		if t, ok := markerEndBy(marker); ok {
+			opts.EndBy = t
+		} else if opts.EndBy.IsZero() {
+			opts.EndBy = time.Now()
+		}
 	}
 	opts.Logger = logger
 	if opts.Progress == nil {

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/crm-es/crm/demo"
 	"github.com/crm-es/crm/eventstore"
@@ -100,9 +101,37 @@ func TestLoadDemoIfEmpty(t *testing.T) {
 		t.Fatalf("the interrupted load wrote nothing (head %v, %v)", partial, err)
 	}
 
+	// The marker keeps the story's end: the completing start moves the dates
+	// the same way, however much later it runs.
+	endBy, ok := markerEndBy(marker)
+	if !ok || time.Since(endBy) < 0 || time.Since(endBy) > time.Hour {
+		t.Fatalf("marker's end-by %v (%v), want the interrupted start's time", endBy, ok)
+	}
+
 	// The next start completes it, then the marker is gone.
 	if err := loadDemoIfEmpty(ctx, store, demo.Options{Seed: 1, Customers: 8}, dataDir, discardLogger(), &stderr); err != nil {
 		t.Fatal(err)
+	}
+	// The story ends in the week before that time: the newest business time
+	// is within 7 days before endBy, none after it.
+	var newest time.Time
+	for after := (eventstore.Checkpoint{}); ; {
+		evs, err := store.ReadAll(ctx, after, 512)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, e := range evs {
+			if e.Metadata.OccurredAt.After(newest) {
+				newest = e.Metadata.OccurredAt
+			}
+		}
+		if len(evs) < 512 {
+			break
+		}
+		after = evs[len(evs)-1].Checkpoint()
+	}
+	if d := endBy.Sub(newest); d < 0 || d > 8*24*time.Hour {
+		t.Errorf("newest business time %s is %s before the demo's end-by %s, want within a week", newest, d, endBy)
 	}
 	if _, err := os.Stat(marker); !os.IsNotExist(err) {
 		t.Fatalf("marker after a complete load: %v", err)
