@@ -10,6 +10,9 @@
 #   BENCH       go test -bench regexp (default .)
 #   BENCH_PKGS  packages (default ./...)
 #   BENCH_OUT   report file (default BENCHMARKS.md)
+#   BENCH_RAW   report from this existing raw output instead of running (e.g. a
+#               run with one package re-run on a quiet machine spliced in)
+#   BENCH_NOTE  a line added under the machine table (say what BENCH_RAW holds)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -25,13 +28,18 @@ raw=.bench/raw.txt
 cmd=(go test -run '^$' -bench "$bench" -benchmem -benchtime="$benchtime" -count="$count" -timeout 60m $pkgs)
 echo "+ ${cmd[*]}" >&2
 
-set +e
-"${cmd[@]}" 2>&1 | tee "$raw"
-status=${PIPESTATUS[0]}
-set -e
-if [ "$status" -ne 0 ]; then
-	echo "bench: go test failed (exit $status); $out not written, output in $raw" >&2
-	exit "$status"
+if [ -n "${BENCH_RAW:-}" ]; then
+	[ "$BENCH_RAW" = "$raw" ] || cp "$BENCH_RAW" "$raw"
+	echo "bench: reporting from $BENCH_RAW (not running)" >&2
+else
+	set +e
+	"${cmd[@]}" 2>&1 | tee "$raw"
+	status=${PIPESTATUS[0]}
+	set -e
+	if [ "$status" -ne 0 ]; then
+		echo "bench: go test failed (exit $status); $out not written, output in $raw" >&2
+		exit "$status"
+	fi
 fi
 
 # Markdown tables: each figure beside the ceiling measured in the same run,
@@ -64,6 +72,10 @@ if [ -n "$(git status --porcelain 2>/dev/null)" ]; then commit="$commit (with un
 	echo "| date | $(date -u '+%Y-%m-%d %H:%M UTC') |"
 	echo "| command | \`${cmd[*]}\` |"
 	echo
+	if [ -n "${BENCH_NOTE:-}" ]; then
+		echo "$BENCH_NOTE"
+		echo
+	fi
 	echo "$table"
 	echo
 	echo "## Raw output"
