@@ -117,23 +117,26 @@ func (w *worker) status(ctx context.Context, head eventstore.Checkpoint) (Status
 		}
 	}
 	if head.Commit > cp.Commit {
-		if err := w.lag(ctx, cp, &st); err != nil {
+		if err := CountLag(ctx, w.rt.cfg.Store, w.p, cp, &st); err != nil {
 			return st, err
 		}
 	}
 	return st, nil
 }
 
-// lag counts the events after cp and the age of the oldest.
-func (w *worker) lag(ctx context.Context, cp eventstore.Checkpoint, st *Status) error {
+// CountLag counts into st the events after cp that p handles and the age
+// of the oldest of them, reading $all from r; past lagCountCap scanned
+// events it stops and sets st.LagEventsCapped. The runtime's Status and the
+// query API's status endpoint both use it.
+func CountLag(ctx context.Context, r eventstore.AllReader, p Projection, cp eventstore.Checkpoint, st *Status) error {
 	after := cp
 	for scanned := 0; scanned < lagCountCap; {
-		evs, err := w.rt.cfg.Store.ReadAll(ctx, after, 1000)
+		evs, err := r.ReadAll(ctx, after, 1000)
 		if err != nil {
 			return err
 		}
 		for _, e := range evs {
-			if e.IsSystem() || !w.p.Handles(e.Type) {
+			if e.IsSystem() || !p.Handles(e.Type) {
 				continue
 			}
 			if st.LagEvents == 0 {

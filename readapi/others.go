@@ -8,7 +8,6 @@ import (
 	"slices"
 	"sort"
 	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
@@ -519,8 +518,8 @@ func (a *api) projectionStatus(c *gin.Context) {
 		}
 		st.Version, st.Head = a.known[name].Version(), head.Commit
 		if st.Head > st.Checkpoint && st.Active != "" {
-			if err := a.lag(ctx, a.known[name], &st); err != nil {
-				a.fail(c, err)
+			if err := projections.CountLag(ctx, a.store, a.known[name], eventstore.CheckpointAt(st.Checkpoint), &st); err != nil {
+				a.fail(c, domain.Wrap(domain.KindUnavailable, err, "the event store is unavailable"))
 				return
 			}
 		}
@@ -538,36 +537,6 @@ func minCheckpoint(sts []projections.Status) uint64 {
 		}
 	}
 	return m
-}
-
-// lagCap bounds the events the status endpoint counts per projection.
-const lagCap = 10_000
-
-// lag counts the events after st.Checkpoint that p handles (capped).
-func (a *api) lag(ctx context.Context, p projections.Projection, st *projections.Status) error {
-	cp := eventstore.CheckpointAt(st.Checkpoint)
-	for scanned := 0; scanned < lagCap; {
-		evs, err := a.store.ReadAll(ctx, cp, 1000)
-		if err != nil {
-			return domain.Wrap(domain.KindUnavailable, err, "the event store is unavailable")
-		}
-		for _, e := range evs {
-			if e.IsSystem() || !p.Handles(e.Type) {
-				continue
-			}
-			if st.LagEvents == 0 {
-				st.LagSeconds = max(0, time.Since(e.RecordedAt).Seconds())
-			}
-			st.LagEvents++
-		}
-		scanned += len(evs)
-		if len(evs) < 1000 {
-			return nil
-		}
-		cp = evs[len(evs)-1].Checkpoint()
-	}
-	st.LagEventsCapped = true
-	return nil
 }
 
 // POST /v1/projections/{name}/rebuild: requests a blue/green rebuild; the
