@@ -7,7 +7,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 	"github.com/google/uuid"
 
 	"github.com/crm-es/crm/eventstore"
@@ -107,22 +106,4 @@ func (e *Event) setMetadata(raw []byte, m eventstore.Metadata, merr error) {
 		t := m.OccurredAt.UTC()
 		e.OccurredAt = &t
 	}
-}
-
-// recordedFromESDB converts a record of the official client (the resolved
-// event when there is one) into the eventstore package's form.
-func recordedFromESDB(e *esdb.RecordedEvent) eventstore.Recorded {
-	r := eventstore.Recorded{
-		Stream:      e.StreamID,
-		Revision:    e.EventNumber,
-		Position:    e.Position.Commit,
-		EventID:     e.EventID,
-		Type:        e.EventType,
-		JSON:        e.ContentType == "application/json",
-		Data:        e.Data,
-		RecordedAt:  e.CreatedDate.UTC(),
-		RawMetadata: e.UserMetadata,
-	}
-	r.Metadata, r.MetadataErr = eventstore.DecodeMetadata(e.UserMetadata)
-	return r
 }

@@ -232,7 +232,7 @@ func (l *Log) history(ctx context.Context, cid uuid.UUID, from Cursor, fn func(E
 // unresolved item when the target cannot be read any more.
 func (l *Log) linkTarget(ev *esdb.ResolvedEvent) (Event, error) {
 	if ev.Link != nil && ev.Event != nil {
-		return FromRecorded(recordedFromESDB(ev.Event)), nil
+		return FromRecorded(eventstore.RecordedFromESDB(ev.Event)), nil
 	}
 	rec := ev.OriginalEvent()
 	if rec.EventType != LinkEventType {

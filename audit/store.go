@@ -77,7 +77,7 @@ func readRecords(ctx context.Context, src Source, stream string, from, count uin
 	}
 	out := make([]eventstore.Recorded, 0, len(evs))
 	for _, ev := range evs {
-		out = append(out, recordedFromESDB(ev.OriginalEvent()))
+		out = append(out, eventstore.RecordedFromESDB(ev.OriginalEvent()))
 	}
 	return out, nil
 }

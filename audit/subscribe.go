@@ -125,7 +125,7 @@ func (l *Linker) subscribeOnce(ctx context.Context, last *eventstore.Checkpoint,
 				*last = cp
 				continue
 			}
-			if err := handle(ctx, eventstore.Delivery{Kind: eventstore.DeliveryEvent, Event: recordedFromESDB(e), Checkpoint: cp}); err != nil {
+			if err := handle(ctx, eventstore.Delivery{Kind: eventstore.DeliveryEvent, Event: eventstore.RecordedFromESDB(e), Checkpoint: cp}); err != nil {
 				return progressed, &handlerError{err}
 			}
 			*last = cp

@@ -122,6 +122,12 @@ func fromESDB(ev *esdb.ResolvedEvent) Recorded {
 	if e == nil {
 		e = ev.Link
 	}
+	return RecordedFromESDB(e)
+}
+
+// RecordedFromESDB converts one record of the official client (an event or
+// a link record) into a Recorded, decoding its metadata.
+func RecordedFromESDB(e *esdb.RecordedEvent) Recorded {
 	r := Recorded{
 		Stream:      e.StreamID,
 		Revision:    e.EventNumber,
