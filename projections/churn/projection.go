@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 
@@ -46,57 +45,16 @@ type CustomerSignals struct {
 // value works; NewProjection adds a bounded cache of the documents it
 // wrote, used only when the Tx returns exactly the string written (so it
 // never changes what Handle sees; it spares the JSON decoding).
-type Projection struct{ cache *docCache }
+type Projection struct {
+	cache *projections.DocCache[*CustomerSignals]
+}
 
 var _ projections.Projection = Projection{}
 
 // NewProjection returns a Projection with a document cache (one per
 // runtime).
 func NewProjection() Projection {
-	return Projection{cache: &docCache{m: map[string]cachedDoc{}, max: 20_000}}
-}
-
-// docCache holds decoded documents with the exact string written. A load
-// takes the entry out (Handle then owns and modifies the value); a store
-// puts the encoded value back. When full it is emptied.
-type docCache struct {
-	mu  sync.Mutex
-	m   map[string]cachedDoc
-	max int
-}
-
-type cachedDoc struct {
-	raw string
-	doc *CustomerSignals
-}
-
-func (c *docCache) take(key, raw string) *CustomerSignals {
-	if c == nil {
-		return nil
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	d, ok := c.m[key]
-	if !ok {
-		return nil
-	}
-	delete(c.m, key)
-	if d.raw != raw {
-		return nil
-	}
-	return d.doc
-}
-
-func (c *docCache) put(key, raw string, doc *CustomerSignals) {
-	if c == nil {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if len(c.m) >= c.max {
-		clear(c.m)
-	}
-	c.m[key] = cachedDoc{raw: raw, doc: doc}
+	return Projection{cache: projections.NewDocCache[*CustomerSignals](20_000)}
 }
 
 // Name returns ProjectionName.
@@ -134,13 +92,13 @@ func (p Projection) Handle(ctx context.Context, tx projections.Tx, e projections
 	}
 	doc := &CustomerSignals{}
 	if found {
-		if d := p.cache.take(key, raw); d != nil {
+		if d, ok := p.cache.Take(key, raw); ok {
 			doc = d
 		} else if err := json.Unmarshal([]byte(raw), doc); err != nil {
 			return fmt.Errorf("%w: read model key %s holds invalid JSON: %v", projections.ErrPermanent, key, err)
 		}
 		if e.Position <= doc.Position {
-			p.cache.put(key, raw, doc)
+			p.cache.Put(key, raw, doc)
 			return nil // already applied
 		}
 	}
@@ -160,7 +118,7 @@ func (p Projection) Handle(ctx context.Context, tx projections.Tx, e projections
 		return fmt.Errorf("%w: encode read model key %s: %v", projections.ErrPermanent, key, err)
 	}
 	tx.Set(key, string(b))
-	p.cache.put(key, string(b), doc)
+	p.cache.Put(key, string(b), doc)
 	tx.ZAdd(ChangedKey, float64(e.Position), cid)
 	return nil
 }

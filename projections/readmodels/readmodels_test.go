@@ -988,8 +988,8 @@ func TestDocCache(t *testing.T) {
 		t.Fatal(err)
 	}
 	var h doc
-	if _, err := getDoc(ctx, m, c, "a", &h); err != nil || h.N != 3 || len(c.m) != 0 {
-		t.Fatalf("hit: %+v %v, %d cached", h, err, len(c.m))
+	if _, err := getDoc(ctx, m, c, "a", &h); err != nil || h.N != 3 || c.Len() != 0 {
+		t.Fatalf("hit: %+v %v, %d cached", h, err, c.Len())
 	}
 	// Bounded.
 	for i := range 5 {
@@ -997,8 +997,8 @@ func TestDocCache(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if len(c.m) > 2 {
-		t.Errorf("%d cached, max 2", len(c.m))
+	if c.Len() > 2 {
+		t.Errorf("%d cached, max 2", c.Len())
 	}
 	// A missing key is not found, whatever the cache holds.
 	m.Del("4")
