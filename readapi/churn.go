@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
-	"github.com/crm-es/crm/internal/httpx"
 	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/churn"
 )
@@ -37,12 +36,9 @@ func (a *api) churnRisks(c *gin.Context) {
 	if r.invalid() {
 		return
 	}
-	if r.scope == httpx.ScopeOwn {
-		if owner != "" && owner != r.user {
-			a.fail(c, forbidden("user %s may list only the churn risks of their own customers (owner=%s)", r.user, r.user))
-			return
-		}
-		owner = r.user
+	owner, ok := a.scopedOwner(r, owner, "the churn risks of their own customers")
+	if !ok {
+		return
 	}
 	sts := a.read(r, a.churnReads(projections.ActiveRead{Keys: []string{churn.VersionKey}})...)
 	if sts == nil {

@@ -88,12 +88,9 @@ func (a *api) listCustomers(c *gin.Context) {
 	if r.invalid() {
 		return
 	}
-	if r.scope == httpx.ScopeOwn {
-		if owner != "" && owner != r.user {
-			a.fail(c, forbidden("user %s may list only their own customers (owner=%s)", r.user, r.user))
-			return
-		}
-		owner = r.user
+	owner, ok := a.scopedOwner(r, owner, "their own customers")
+	if !ok {
+		return
 	}
 	sts := a.read(r, projections.ActiveRead{Name: pCustomers})
 	if sts == nil {
@@ -189,6 +186,20 @@ func (a *api) listCustomers(c *gin.Context) {
 		return
 	}
 	answer(c, listBody(items, next))
+}
+
+// scopedOwner is the owner filter of a list: for a ScopeOwn user always
+// the user (asking for another owner is forbidden, answered here with ok
+// false), else the owner asked for.
+func (a *api) scopedOwner(r *request, owner, what string) (string, bool) {
+	if r.scope != httpx.ScopeOwn {
+		return owner, true
+	}
+	if owner != "" && owner != r.user {
+		a.fail(r.c, forbidden("user %s may list only %s (owner=%s)", r.user, what, r.user))
+		return "", false
+	}
+	return r.user, true
 }
 
 // etagMatches reports whether If-None-Match names etag (or is *).
