@@ -96,10 +96,8 @@ func parseChurnEvalConfig(args []string, getenv func(string) string, stderr io.W
 	if cfg.ruleMonths < 1 || cfg.ruleMonths > 120 {
 		errs = append(errs, errors.New("--rule-months must be between 1 and 120"))
 	}
-	switch cfg.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--progress %q: want auto, bar, log or none", cfg.progress))
+	if err := validateProgress(cfg.progress); err != nil {
+		errs = append(errs, err)
 	}
 	if cfg.logLevel, err = parseLogLevel(lvl); err != nil {
 		errs = append(errs, err)

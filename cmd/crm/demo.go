@@ -90,10 +90,8 @@ Flags:
 	if cfg.workers < 1 || cfg.workers > 256 {
 		errs = append(errs, errors.New("--workers must be between 1 and 256"))
 	}
-	switch cfg.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--progress %q: want auto, bar, log or none", cfg.progress))
+	if err := validateProgress(cfg.progress); err != nil {
+		errs = append(errs, err)
 	}
 	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
 		errs = append(errs, err)

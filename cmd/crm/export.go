@@ -118,10 +118,8 @@ func parseExportConfig(args []string, getenv func(string) string, stderr io.Writ
 	if f := cfg.filter; !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		errs = append(errs, fmt.Errorf("--since %s is not before --until %s: the time range is empty", f.Since.Format(time.RFC3339Nano), f.Until.Format(time.RFC3339Nano)))
 	}
-	switch cfg.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--progress %q: want auto, bar, log or none", cfg.progress))
+	if err := validateProgress(cfg.progress); err != nil {
+		errs = append(errs, err)
 	}
 	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
 		errs = append(errs, err)

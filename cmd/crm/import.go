@@ -91,10 +91,8 @@ Flags:
 	if cfg.workers < 1 || cfg.workers > 1024 {
 		errs = append(errs, errors.New("--workers must be between 1 and 1024"))
 	}
-	switch cfg.progress {
-	case "auto", "bar", "log", "none":
-	default:
-		errs = append(errs, fmt.Errorf("--progress %q: want auto, bar, log or none", cfg.progress))
+	if err := validateProgress(cfg.progress); err != nil {
+		errs = append(errs, err)
 	}
 	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
 		errs = append(errs, err)
@@ -165,6 +163,15 @@ func importOnlineRetail(ctx context.Context, cfg importConfig, logger *slog.Logg
 		Progress: progressFor(cfg.progress, stderr, logger),
 	})
 	return sum, err
+}
+
+// validateProgress checks a --progress value (what progressFor takes).
+func validateProgress(mode string) error {
+	switch mode {
+	case "auto", "bar", "log", "none":
+		return nil
+	}
+	return fmt.Errorf("--progress %q: want auto, bar, log or none", mode)
 }
 
 // progressFor picks the progress display: a bar on a terminal, log lines
