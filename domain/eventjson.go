@@ -1,0 +1,609 @@
+package domain
+
+import (
+	"bytes"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+)
+
+// Fast decoders of the hot events of a projector rebuild (OrderPlaced,
+// OrderCancelled, OrderReturned, CustomerRegistered): hand-written, without
+// reflection, for the stored form of today's schema version. Each one
+// returns ok false on anything it does not decode exactly as encoding/json
+// would, and the caller then takes the encoding/json path:
+//
+//   - escapes or control characters in a string, invalid UTF-8;
+//   - a key that is not exactly one of the type's fields (encoding/json
+//     would match it case-insensitively or ignore it), a duplicate key;
+//   - null, a value of another JSON type than the stored form (a number
+//     for a Decimal, a string for an int), a number with a fraction or an
+//     exponent for an int, more than 18 digits;
+//   - invalid JSON, trailing data after the object;
+//   - a value the field's own decoder refuses (a bad uuid, time or decimal),
+//     so the error comes from the general path.
+//
+// When ok is true the value is what json.Unmarshal into a zero value gives:
+// times through (*time.Time).UnmarshalJSON, uuids through
+// (*uuid.UUID).UnmarshalText, decimals through ParseDecimal (what
+// (*Decimal).UnmarshalJSON does for a string), an empty array as an empty
+// non-nil slice. The FuzzDecode<Type>Fast targets check it.
+
+// DecodeOrderPlacedFast decodes the stored JSON of an OrderPlaced; ok false
+// means "use encoding/json" (see above), never that the data is wrong.
+func DecodeOrderPlacedFast(b []byte) (e OrderPlaced, ok bool) {
+	r := fastJSON{b: b}
+	var seen uint32
+	more := r.openObject()
+	for more {
+		key := r.key()
+		switch string(key) {
+		case "orderId":
+			r.once(&seen, 0)
+			r.uuid(&e.OrderID)
+		case "customerId":
+			r.once(&seen, 1)
+			r.uuid(&e.CustomerID)
+		case "orderNo":
+			r.once(&seen, 2)
+			e.OrderNo = r.str()
+		case "orderedAt":
+			r.once(&seen, 3)
+			r.time(&e.OrderedAt)
+		case "currency":
+			r.once(&seen, 4)
+			e.Currency = r.str()
+		case "lines":
+			r.once(&seen, 5)
+			e.Lines = r.orderLines()
+		case "total":
+			r.once(&seen, 6)
+			r.decimal(&e.Total)
+		case "shippingAddress":
+			r.once(&seen, 7)
+			e.ShippingAddress = r.str()
+		default:
+			return OrderPlaced{}, false
+		}
+		more = r.nextMember()
+	}
+	if !r.end() {
+		return OrderPlaced{}, false
+	}
+	return e, true
+}
+
+// DecodeOrderCancelledFast decodes the stored JSON of an OrderCancelled;
+// ok false means "use encoding/json".
+func DecodeOrderCancelledFast(b []byte) (e OrderCancelled, ok bool) {
+	r := fastJSON{b: b}
+	var seen uint32
+	more := r.openObject()
+	for more {
+		key := r.key()
+		switch string(key) {
+		case "orderId":
+			r.once(&seen, 0)
+			r.uuid(&e.OrderID)
+		case "customerId":
+			r.once(&seen, 1)
+			r.uuid(&e.CustomerID)
+		case "reason":
+			r.once(&seen, 2)
+			e.Reason = r.str()
+		case "previousStatus":
+			r.once(&seen, 3)
+			e.PreviousStatus = OrderStatus(r.str())
+		case "total":
+			r.once(&seen, 4)
+			r.decimal(&e.Total)
+		case "currency":
+			r.once(&seen, 5)
+			e.Currency = r.str()
+		case "cancelledAt":
+			r.once(&seen, 6)
+			r.time(&e.CancelledAt)
+		default:
+			return OrderCancelled{}, false
+		}
+		more = r.nextMember()
+	}
+	if !r.end() {
+		return OrderCancelled{}, false
+	}
+	return e, true
+}
+
+// DecodeOrderReturnedFast decodes the stored JSON of an OrderReturned; ok
+// false means "use encoding/json".
+func DecodeOrderReturnedFast(b []byte) (e OrderReturned, ok bool) {
+	r := fastJSON{b: b}
+	var seen uint32
+	more := r.openObject()
+	for more {
+		key := r.key()
+		switch string(key) {
+		case "orderId":
+			r.once(&seen, 0)
+			r.uuid(&e.OrderID)
+		case "customerId":
+			r.once(&seen, 1)
+			r.uuid(&e.CustomerID)
+		case "returnNo":
+			r.once(&seen, 2)
+			e.ReturnNo = r.int()
+		case "lines":
+			r.once(&seen, 3)
+			e.Lines = r.returnLines()
+		case "amount":
+			r.once(&seen, 4)
+			r.decimal(&e.Amount)
+		case "currency":
+			r.once(&seen, 5)
+			e.Currency = r.str()
+		case "reason":
+			r.once(&seen, 6)
+			e.Reason = r.str()
+		case "returnedTotal":
+			r.once(&seen, 7)
+			r.decimal(&e.ReturnedTotal)
+		case "returnedAt":
+			r.once(&seen, 8)
+			r.time(&e.ReturnedAt)
+		default:
+			return OrderReturned{}, false
+		}
+		more = r.nextMember()
+	}
+	if !r.end() {
+		return OrderReturned{}, false
+	}
+	return e, true
+}
+
+// DecodeCustomerRegisteredFast decodes the stored JSON of a
+// CustomerRegistered, whose Profile fields are flattened into the event; ok
+// false means "use encoding/json".
+func DecodeCustomerRegisteredFast(b []byte) (e CustomerRegistered, ok bool) {
+	r := fastJSON{b: b}
+	var seen uint32
+	more := r.openObject()
+	for more {
+		key := r.key()
+		switch string(key) {
+		case "customerId":
+			r.once(&seen, 0)
+			r.uuid(&e.CustomerID)
+		case "name":
+			r.once(&seen, 1)
+			e.Name = r.str()
+		case "region":
+			r.once(&seen, 2)
+			e.Region = r.str()
+		case "industry":
+			r.once(&seen, 3)
+			e.Industry = r.str()
+		case "address":
+			r.once(&seen, 4)
+			e.Address = r.str()
+		case "zip":
+			r.once(&seen, 5)
+			e.Zip = r.str()
+		case "phone":
+			r.once(&seen, 6)
+			e.Phone = r.str()
+		case "fax":
+			r.once(&seen, 7)
+			e.Fax = r.str()
+		case "website":
+			r.once(&seen, 8)
+			e.Website = r.str()
+		case "licenceNo":
+			r.once(&seen, 9)
+			e.LicenceNo = r.str()
+		case "legalRepresentative":
+			r.once(&seen, 10)
+			e.LegalRepresentative = r.str()
+		case "registeredCapital":
+			r.once(&seen, 11)
+			e.RegisteredCapital = r.str()
+		case "annualRevenue":
+			r.once(&seen, 12)
+			e.AnnualRevenue = r.str()
+		case "bank":
+			r.once(&seen, 13)
+			e.Bank = r.str()
+		case "bankAccount":
+			r.once(&seen, 14)
+			e.BankAccount = r.str()
+		case "localTaxNo":
+			r.once(&seen, 15)
+			e.LocalTaxNo = r.str()
+		case "nationalTaxNo":
+			r.once(&seen, 16)
+			e.NationalTaxNo = r.str()
+		case "level":
+			r.once(&seen, 17)
+			e.Level = r.int()
+		case "credit":
+			r.once(&seen, 18)
+			e.Credit = r.int()
+		case "satisfaction":
+			r.once(&seen, 19)
+			e.Satisfaction = r.int()
+		case "ownerId":
+			r.once(&seen, 20)
+			e.OwnerID = r.str()
+		case "opportunityId":
+			r.once(&seen, 21)
+			id := new(uuid.UUID)
+			r.uuid(id)
+			e.OpportunityID = id
+		case "externalRef":
+			r.once(&seen, 22)
+			e.ExternalRef = r.str()
+		case "registeredAt":
+			r.once(&seen, 23)
+			r.time(&e.RegisteredAt)
+		default:
+			return CustomerRegistered{}, false
+		}
+		more = r.nextMember()
+	}
+	if !r.end() {
+		return CustomerRegistered{}, false
+	}
+	return e, true
+}
+
+// orderLines reads the array of an OrderPlaced's lines.
+func (r *fastJSON) orderLines() []OrderLine {
+	more, ok := r.openArray()
+	if !ok {
+		return nil
+	}
+	// Every '{' left is a line's (or in a string, rarely): a tight capacity.
+	lines := make([]OrderLine, 0, bytes.Count(r.b[r.i:], []byte{'{'}))
+	for more {
+		var l OrderLine
+		var seen uint32
+		m := r.openObject()
+		for m {
+			switch string(r.key()) {
+			case "sku":
+				r.once(&seen, 0)
+				l.SKU = r.str()
+			case "description":
+				r.once(&seen, 1)
+				l.Description = r.str()
+			case "quantity":
+				r.once(&seen, 2)
+				r.decimal(&l.Quantity)
+			case "unit":
+				r.once(&seen, 3)
+				l.Unit = r.str()
+			case "unitPrice":
+				r.once(&seen, 4)
+				r.decimal(&l.UnitPrice)
+			case "amount":
+				r.once(&seen, 5)
+				r.decimal(&l.Amount)
+			default:
+				r.bad = true
+			}
+			if r.bad {
+				return nil
+			}
+			m = r.nextMember()
+		}
+		if r.bad {
+			return nil
+		}
+		lines = append(lines, l)
+		more = r.nextElement()
+	}
+	return lines
+}
+
+// returnLines reads the array of an OrderReturned's lines.
+func (r *fastJSON) returnLines() []ReturnLine {
+	more, ok := r.openArray()
+	if !ok {
+		return nil
+	}
+	lines := make([]ReturnLine, 0, bytes.Count(r.b[r.i:], []byte{'{'}))
+	for more {
+		var l ReturnLine
+		var seen uint32
+		m := r.openObject()
+		for m {
+			switch string(r.key()) {
+			case "sku":
+				r.once(&seen, 0)
+				l.SKU = r.str()
+			case "quantity":
+				r.once(&seen, 1)
+				r.decimal(&l.Quantity)
+			case "amount":
+				r.once(&seen, 2)
+				r.decimal(&l.Amount)
+			default:
+				r.bad = true
+			}
+			if r.bad {
+				return nil
+			}
+			m = r.nextMember()
+		}
+		if r.bad {
+			return nil
+		}
+		lines = append(lines, l)
+		more = r.nextElement()
+	}
+	return lines
+}
+
+// fastJSON reads the stored form of an event. Any input it does not handle
+// sets bad, after which every method returns zero values and does nothing;
+// the decoders check bad at the end (end) and at every key.
+type fastJSON struct {
+	b   []byte
+	i   int
+	bad bool
+}
+
+func (r *fastJSON) ws() {
+	for r.i < len(r.b) {
+		switch r.b[r.i] {
+		case ' ', '\t', '\n', '\r':
+			r.i++
+		default:
+			return
+		}
+	}
+}
+
+// openObject reads '{' and reports whether a member follows (false for
+// "{}" or on bad input).
+func (r *fastJSON) openObject() bool {
+	r.ws()
+	if r.bad || r.i >= len(r.b) || r.b[r.i] != '{' {
+		r.bad = true
+		return false
+	}
+	r.i++
+	r.ws()
+	if r.i < len(r.b) && r.b[r.i] == '}' {
+		r.i++
+		return false
+	}
+	return true
+}
+
+// nextMember reads the ',' or '}' after a member's value and reports
+// whether another member follows.
+func (r *fastJSON) nextMember() bool {
+	r.ws()
+	if r.bad || r.i >= len(r.b) {
+		r.bad = true
+		return false
+	}
+	switch r.b[r.i] {
+	case ',':
+		r.i++
+		return true
+	case '}':
+		r.i++
+		return false
+	}
+	r.bad = true
+	return false
+}
+
+// openArray reads '[' and reports whether an element follows; ok is false
+// on bad input (null included).
+func (r *fastJSON) openArray() (more, ok bool) {
+	if r.bad || r.i >= len(r.b) || r.b[r.i] != '[' {
+		r.bad = true
+		return false, false
+	}
+	r.i++
+	r.ws()
+	if r.i < len(r.b) && r.b[r.i] == ']' {
+		r.i++
+		return false, true
+	}
+	return true, true
+}
+
+// nextElement reads the ',' or ']' after an array element and reports
+// whether another element follows.
+func (r *fastJSON) nextElement() bool {
+	r.ws()
+	if r.bad || r.i >= len(r.b) {
+		r.bad = true
+		return false
+	}
+	switch r.b[r.i] {
+	case ',':
+		r.i++
+		return true
+	case ']':
+		r.i++
+		return false
+	}
+	r.bad = true
+	return false
+}
+
+// end reports whether the input was read without trouble up to its end
+// (whitespace allowed).
+func (r *fastJSON) end() bool {
+	r.ws()
+	return !r.bad && r.i == len(r.b)
+}
+
+// once marks field bit as seen; a second time (a duplicate key) is bad.
+func (r *fastJSON) once(seen *uint32, bit uint) {
+	if *seen&(1<<bit) != 0 {
+		r.bad = true
+	}
+	*seen |= 1 << bit
+}
+
+// key reads a member's key and the ':' after it. A key with an escape or a
+// byte outside printable ASCII is bad (it would not match a field exactly).
+func (r *fastJSON) key() []byte {
+	r.ws()
+	if r.bad || r.i >= len(r.b) || r.b[r.i] != '"' {
+		r.bad = true
+		return nil
+	}
+	start := r.i + 1
+	j := start
+	for ; j < len(r.b); j++ {
+		c := r.b[j]
+		if c == '"' {
+			break
+		}
+		if c < 0x20 || c >= 0x80 || c == '\\' {
+			r.bad = true
+			return nil
+		}
+	}
+	if j >= len(r.b) {
+		r.bad = true
+		return nil
+	}
+	key := r.b[start:j]
+	r.i = j + 1
+	r.ws()
+	if r.i >= len(r.b) || r.b[r.i] != ':' {
+		r.bad = true
+		return nil
+	}
+	r.i++
+	r.ws()
+	return key
+}
+
+// rawString reads a JSON string without escapes or control characters and
+// returns its contents (a slice of the input); any non-ASCII bytes must be
+// valid UTF-8, which encoding/json copies unchanged.
+func (r *fastJSON) rawString() []byte {
+	if r.bad || r.i >= len(r.b) || r.b[r.i] != '"' {
+		r.bad = true
+		return nil
+	}
+	start := r.i + 1
+	ascii := true
+	j := start
+	for ; j < len(r.b); j++ {
+		c := r.b[j]
+		if c == '"' {
+			break
+		}
+		if c < 0x20 || c == '\\' {
+			r.bad = true
+			return nil
+		}
+		if c >= utf8.RuneSelf {
+			ascii = false
+		}
+	}
+	if j >= len(r.b) {
+		r.bad = true
+		return nil
+	}
+	s := r.b[start:j]
+	if !ascii && !utf8.Valid(s) {
+		r.bad = true
+		return nil
+	}
+	r.i = j + 1
+	return s
+}
+
+func (r *fastJSON) str() string {
+	s := r.rawString()
+	if len(s) == 0 {
+		return ""
+	}
+	return string(s)
+}
+
+func (r *fastJSON) uuid(id *uuid.UUID) {
+	s := r.rawString()
+	if r.bad {
+		return
+	}
+	if id.UnmarshalText(s) != nil {
+		r.bad = true
+	}
+}
+
+// time decodes a string with (*time.Time).UnmarshalJSON, given the quoted
+// literal as encoding/json gives it.
+func (r *fastJSON) time(t *time.Time) {
+	start := r.i
+	r.rawString()
+	if r.bad {
+		return
+	}
+	if t.UnmarshalJSON(r.b[start:r.i]) != nil {
+		r.bad = true
+	}
+}
+
+// decimal decodes a string with ParseDecimal, which is what
+// (*Decimal).UnmarshalJSON does with a JSON string without escapes. A JSON
+// number (which UnmarshalJSON accepts leniently) is left to encoding/json.
+func (r *fastJSON) decimal(d *Decimal) {
+	s := r.rawString()
+	if r.bad {
+		return
+	}
+	v, err := ParseDecimal(string(s))
+	if err != nil {
+		r.bad = true
+		return
+	}
+	*d = v
+}
+
+// int reads a JSON integer of at most 18 digits (no fraction or exponent,
+// no leading zeros), which encoding/json stores in an int unchanged.
+func (r *fastJSON) int() int {
+	if r.bad {
+		return 0
+	}
+	j, neg := r.i, false
+	if j < len(r.b) && r.b[j] == '-' {
+		neg = true
+		j++
+	}
+	start, v := j, 0
+	for j < len(r.b) && r.b[j] >= '0' && r.b[j] <= '9' && j-start < 18 {
+		v = v*10 + int(r.b[j]-'0')
+		j++
+	}
+	digits := j - start
+	if digits == 0 || (digits > 1 && r.b[start] == '0') {
+		r.bad = true
+		return 0
+	}
+	if j < len(r.b) {
+		switch r.b[j] {
+		case '.', 'e', 'E', '0', '1', '2', '3', '4', '5', '6', '7', '8', '9':
+			r.bad = true
+			return 0
+		}
+	}
+	r.i = j
+	if neg {
+		v = -v
+	}
+	return v
+}
