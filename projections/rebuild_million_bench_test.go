@@ -99,8 +99,10 @@ func BenchmarkRebuildMillion(b *testing.B) {
 		r.FlushAll()
 		rcpu0 := redisCPU(b, r)
 		scpu0 := processCPU(b)
+		_ = r.Client.ConfigResetStat(context.Background()).Err()
 		res := runChildProjector(b, storeURL, r.Addr(), head)
 		scpu, rcpu := processCPU(b)-scpu0, redisCPU(b, r)-rcpu0
+		logCommandStats(b, r, total)
 		rate := float64(total) / res.elapsed.Seconds()
 		b.ReportMetric(rate, "rebuild-events/s")
 		b.ReportMetric(raw, "raw-all-events/s")
@@ -269,6 +271,38 @@ func redisCPU(b *testing.B, r *redistest.Server) time.Duration {
 		}
 	}
 	return time.Duration(total * float64(time.Second))
+}
+
+// logCommandStats logs where the redis-server spent its time during the
+// rebuild (INFO commandstats: calls and µs per event, per command).
+func logCommandStats(b *testing.B, r *redistest.Server, events int) {
+	b.Helper()
+	info, err := r.Client.Info(context.Background(), "commandstats").Result()
+	if err != nil {
+		b.Logf("redis INFO commandstats: %v", err)
+		return
+	}
+	var parts []string
+	for line := range strings.Lines(info) {
+		name, rest, ok := strings.Cut(strings.TrimSpace(line), ":")
+		if !ok || !strings.HasPrefix(name, "cmdstat_") {
+			continue
+		}
+		var calls, usec float64
+		for f := range strings.SplitSeq(rest, ",") {
+			k, v, _ := strings.Cut(f, "=")
+			switch k {
+			case "calls":
+				calls, _ = strconv.ParseFloat(v, 64)
+			case "usec":
+				usec, _ = strconv.ParseFloat(v, 64)
+			}
+		}
+		if usec/float64(events) >= 0.05 {
+			parts = append(parts, fmt.Sprintf("%s %.2f calls, %.2f µs", strings.TrimPrefix(name, "cmdstat_"), calls/float64(events), usec/float64(events)))
+		}
+	}
+	b.Logf("redis per event: %s", strings.Join(parts, "; "))
 }
 
 // cpuProfile starts a CPU profile into the file named by the environment

@@ -103,12 +103,11 @@ func parseCheckpoint(s string) (eventstore.Checkpoint, error) {
 // scripts are the Lua scripts of the runtime (loaded once per Redis by
 // EVALSHA, sent again on NOSCRIPT).
 type scripts struct {
-	commit, fenced, swap, acquire, renew, release *redis.Script
+	fenced, swap, acquire, renew, release *redis.Script
 }
 
 func newScripts() *scripts {
 	return &scripts{
-		commit:  redis.NewScript(commitLua),
 		fenced:  redis.NewScript(fencedLua),
 		swap:    redis.NewScript(switchLua),
 		acquire: redis.NewScript(acquireLua),
@@ -147,64 +146,7 @@ func scriptErr(err error) error {
 	return err
 }
 
-// commitLua writes one batch: the fencing epoch must be ours, the
-// checkpoint must move forwards (and exist when we committed one before),
-// then the dead-letter entries, the buffered writes and the new checkpoint
-// are written together.
-//
-// KEYS: epoch, checkpoint, parked. ARGV: epoch, checkpoint, expect ("1" =
-// a checkpoint must exist), nparked, parked entries..., then per write op:
-// name, nargs, args...
-const commitLua = `
-local e = redis.call('GET', KEYS[1])
-if e ~= ARGV[1] then return redis.error_reply('CRMFENCED epoch is ' .. tostring(e) .. ', ours ' .. ARGV[1]) end
-local cp = redis.call('GET', KEYS[2])
-if cp then
-  if cp >= ARGV[2] then return redis.error_reply('CRMBACKWARDS stored ' .. cp .. ' new ' .. ARGV[2]) end
-elseif ARGV[3] == '1' then
-  return redis.error_reply('CRMLOST checkpoint key missing')
-end
-local np = tonumber(ARGV[4])
--- Check every write's key type first, so that a bad write fails the whole
--- batch before anything is written (scripts do not roll back).
-local types = {}
-local want = {ZADD = 'zset', ZREM = 'zset', SADD = 'set', SREM = 'set'}
-local i = 5 + np
-while i <= #ARGV do
-  local name, n = ARGV[i], tonumber(ARGV[i + 1])
-  if name == 'SET' then
-    types[ARGV[i + 2]] = 'string'
-  elseif name == 'DEL' then
-    for j = i + 2, i + 1 + n do types[ARGV[j]] = 'none' end
-  else
-    local k, w = ARGV[i + 2], want[name]
-    local t = types[k]
-    if t == nil then
-      t = redis.call('TYPE', k)['ok']
-      types[k] = t
-    end
-    if w == nil or (t ~= 'none' and t ~= w) then
-      return redis.error_reply('CRMWRONGTYPE ' .. name .. ' on ' .. k .. ' holding a ' .. t)
-    end
-    if name == 'ZADD' or name == 'SADD' then types[k] = w end
-  end
-  i = i + 2 + n
-end
-i = 5
-for j = 1, np do
-  redis.call('RPUSH', KEYS[3], ARGV[i])
-  i = i + 1
-end
-while i <= #ARGV do
-  local n = tonumber(ARGV[i + 1])
-  redis.call(ARGV[i], unpack(ARGV, i + 2, i + 1 + n))
-  i = i + 2 + n
-end
-redis.call('SET', KEYS[2], ARGV[2])
-return 1
-`
-
-// fencedLua runs write ops (same encoding as commitLua) if the epoch
+// fencedLua runs write ops (name, nargs, args... per op) if the epoch
 // is ours. KEYS: epoch. ARGV: epoch, ops...
 const fencedLua = `
 local e = redis.call('GET', KEYS[1])

@@ -297,27 +297,32 @@ func (t *track) flush(ctx context.Context) error {
 		return nil
 	}
 	name := t.w.name
-	keys := []string{metaKey(name, "epoch"), genMetaKey(name, t.gen, "checkpoint"), genMetaKey(name, t.gen, "parked")}
-	cp := formatCheckpoint(t.pending)
-	expect := "0"
-	if t.expect {
-		expect = "1"
+	g := commitGuard{epochKey: metaKey(name, "epoch"), checkpointKey: genMetaKey(name, t.gen, "checkpoint"),
+		parkedKey: genMetaKey(name, t.gen, "parked"), epoch: strconv.FormatInt(t.epoch, 10),
+		checkpoint: formatCheckpoint(t.pending), expect: t.expect}
+	cp := g.checkpoint
+	plan, err := b.plan(t.cache.typeOf)
+	if err != nil {
+		return err // a handler bug: the round restarts from the checkpoint, with backoff
 	}
-	args := make([]any, 0, 4+len(b.parked)+len(b.ops))
-	args = append(args, strconv.FormatInt(t.epoch, 10), cp, expect, strconv.Itoa(len(b.parked)))
-	args = append(args, b.parked...)
-	args = b.args(args)
 	bo := backoff{min: t.w.rt.cfg.RetryMin, max: t.w.rt.cfg.RetryMax}
 	for attempt := 1; ; attempt++ {
-		err := scriptErr(t.w.rt.sc.commit.Run(ctx, t.rdb(), keys, args...).Err())
+		err := commitBatch(ctx, t.rdb(), g, b.parked, plan)
 		if errors.Is(err, errBackwards) {
 			// A commit whose reply was lost leaves exactly our checkpoint.
-			if s, gerr := t.rdb().Get(ctx, keys[1]).Result(); gerr == nil && s == cp && attempt > 1 {
+			if s, gerr := t.rdb().Get(ctx, g.checkpointKey).Result(); gerr == nil && s == cp && attempt > 1 {
 				err = nil
 			}
 		}
+		if errors.Is(err, errExecPartial) {
+			t.w.log.Error("a committed batch was partly refused by Redis (another writer changed a key's type); rebuilding the generation",
+				"generation", t.gen, "err", err)
+			_ = RequestRebuild(ctx, t.rdb(), name)
+			return fmt.Errorf("%w: %w", errReplan, err)
+		}
 		if err == nil {
 			b.committed()
+			t.cache.committedTypes(plan.final)
 			t.w.mu.Lock()
 			t.w.st.parked += int64(len(b.parked))
 			t.w.mu.Unlock()

@@ -27,9 +27,44 @@ type valueCache struct {
 	// never seen is missing, without asking Redis (fresh builds).
 	complete bool
 	written  bloom
+	// types: the Redis types of keys as the track's commits left them
+	// (bounded; "none" for deleted keys), so commits need not ask.
+	types map[string]string
 }
 
-func newValueCache() *valueCache { return &valueCache{m: map[string]cached{}} }
+// typesLimit bounds valueCache.types (it is emptied when full).
+const typesLimit = 1 << 18
+
+func newValueCache() *valueCache {
+	return &valueCache{m: map[string]cached{}, types: map[string]string{}}
+}
+
+// typeOf returns the Redis type of key when the track knows it ("" when
+// not): remembered from its commits, or "none" for a key a fresh build
+// never wrote.
+func (c *valueCache) typeOf(key string) string {
+	if t, ok := c.types[key]; ok {
+		return t
+	}
+	if c.missing(key) {
+		return "none"
+	}
+	return ""
+}
+
+// committedTypes remembers the types a commit left.
+func (c *valueCache) committedTypes(final map[string]string) {
+	if len(c.types)+len(final) > typesLimit {
+		clear(c.types)
+	}
+	for k, t := range final {
+		if t == "" {
+			delete(c.types, k)
+		} else {
+			c.types[k] = t
+		}
+	}
+}
 
 // missing reports whether key is certainly absent from Redis (complete
 // caches only; a false answer means "ask Redis").
