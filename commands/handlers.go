@@ -44,12 +44,17 @@ type Handlers struct {
 }
 
 // NewCodec returns the event codec of the domain's event types (the codec
-// table of domain.EventTypes).
+// table of domain.EventTypes), with the domain's fast decoders of the
+// events a rebuild reads most (orders and customer registrations).
 func NewCodec() *eventstore.Codec {
 	codec := eventstore.NewCodec()
 	for _, t := range domain.EventTypes() {
 		codec.Register(t.Name, t.SchemaVersion, func() any { return t.New() })
 	}
+	eventstore.RegisterFastDecoder(codec, domain.TypeOrderPlaced, domain.DecodeOrderPlacedFast)
+	eventstore.RegisterFastDecoder(codec, domain.TypeOrderCancelled, domain.DecodeOrderCancelledFast)
+	eventstore.RegisterFastDecoder(codec, domain.TypeOrderReturned, domain.DecodeOrderReturnedFast)
+	eventstore.RegisterFastDecoder(codec, domain.TypeCustomerRegistered, domain.DecodeCustomerRegisteredFast)
 	return codec
 }
 

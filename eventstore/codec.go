@@ -32,6 +32,9 @@ type codecEntry struct {
 	newFn     func() any
 	goType    reflect.Type
 	upcasters map[int]Upcaster // fromVersion → upcaster
+	// fast decodes data of the current schema version without reflection;
+	// ok false sends Decode down the encoding/json path (nil: none).
+	fast func(data []byte) (v any, ok bool)
 }
 
 // Codec is the explicit table of event types: stable names, their current
@@ -124,6 +127,42 @@ func (c *Codec) RegisterUpcaster(typeName string, fromVersion int, fn func(json.
 	e.upcasters[fromVersion] = fn
 }
 
+// RegisterFastDecoder adds a decoder that Decode tries first for data of
+// typeName at its current schema version (older versions are upcast and
+// take the encoding/json path). fn returns ok false for anything it does
+// not decode exactly as encoding/json would, and Decode then takes the
+// encoding/json path: so fn decides speed, never the result or the error. A
+// panicking fn counts as ok false. T must be the Go type the registered
+// newFn returns (Decode's results keep exactly that type).
+//
+// It is a function, not a method, because methods cannot have type
+// parameters. It panics on programmer errors (unknown type, nil fn, T not
+// the registered Go type, a second fast decoder), like Register.
+func RegisterFastDecoder[T any](c *Codec, typeName string, fn func(data []byte) (T, bool)) {
+	if fn == nil {
+		panic(fmt.Sprintf("eventstore: RegisterFastDecoder(%q): nil decoder", typeName))
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.byName[typeName]
+	if !ok {
+		panic(fmt.Sprintf("eventstore: RegisterFastDecoder(%q): type not registered", typeName))
+	}
+	if rt := reflect.TypeFor[T](); rt != e.goType {
+		panic(fmt.Sprintf("eventstore: RegisterFastDecoder(%q): decoder returns %v, the type is registered with %v", typeName, rt, e.goType))
+	}
+	if e.fast != nil {
+		panic(fmt.Sprintf("eventstore: RegisterFastDecoder(%q): already registered", typeName))
+	}
+	e.fast = func(data []byte) (any, bool) {
+		v, ok := fn(data)
+		if !ok {
+			return nil, false
+		}
+		return v, true
+	}
+}
+
 // Types returns the registered type names, sorted.
 func (c *Codec) Types() []string {
 	c.mu.RLock()
@@ -145,6 +184,15 @@ func (c *Codec) SchemaVersion(typeName string) (int, bool) {
 		return 0, false
 	}
 	return e.version, true
+}
+
+// HasFastDecoder reports whether a fast decoder is registered for typeName
+// (RegisterFastDecoder).
+func (c *Codec) HasFastDecoder(typeName string) bool {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	e, ok := c.byName[typeName]
+	return ok && e.fast != nil
 }
 
 // Known reports whether typeName is registered.
@@ -207,6 +255,8 @@ func (c *Codec) NewPending(v any, meta Metadata) (Pending, error) {
 // Decode decodes stored data of a type and schema version (0 is read as 1,
 // for envelopes without a version), upcasting it to the registered version
 // first. It returns a value of the Go type the registered newFn returns.
+// Data of the current version goes to the type's fast decoder first, if
+// one is registered (RegisterFastDecoder), then to encoding/json.
 //
 // Errors: ErrUnknownEventType for unregistered names (skip the event with a
 // warning), ErrMalformedEvent when the data, a missing upcaster, a failing
@@ -215,6 +265,10 @@ func (c *Codec) NewPending(v any, meta Metadata) (Pending, error) {
 func (c *Codec) Decode(typeName string, schemaVersion int, data []byte) (any, error) {
 	c.mu.RLock()
 	e, ok := c.byName[typeName]
+	var fast func([]byte) (any, bool)
+	if ok {
+		fast = e.fast
+	}
 	c.mu.RUnlock()
 	if !ok {
 		return nil, fmt.Errorf("%w: %q", ErrUnknownEventType, typeName)
@@ -224,6 +278,11 @@ func (c *Codec) Decode(typeName string, schemaVersion int, data []byte) (any, er
 	}
 	if schemaVersion < 0 || schemaVersion > e.version {
 		return nil, fmt.Errorf("%w: %q schema version %d, this codec knows up to %d", ErrMalformedEvent, typeName, schemaVersion, e.version)
+	}
+	if fast != nil && schemaVersion == e.version {
+		if v, ok := callFast(fast, data); ok {
+			return v, nil
+		}
 	}
 	raw := json.RawMessage(data)
 	for v := schemaVersion; v < e.version; v++ {
@@ -272,6 +331,17 @@ func callUpcaster(up Upcaster, in json.RawMessage) (out json.RawMessage, err err
 		}
 	}()
 	return up(in)
+}
+
+// callFast shields Decode from a panicking fast decoder: the event takes
+// the encoding/json path, whose result does not depend on the fast decoder.
+func callFast(fast func([]byte) (any, bool), data []byte) (v any, ok bool) {
+	defer func() {
+		if recover() != nil {
+			v, ok = nil, false
+		}
+	}()
+	return fast(data)
 }
 
 // DecodeRecorded decodes a recorded event's data using its type and the
