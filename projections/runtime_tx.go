@@ -27,13 +27,13 @@ type valueCache struct {
 	// never seen is missing, without asking Redis (fresh builds).
 	complete bool
 	written  bloom
-	// types: the Redis types of keys as the track's commits left them
-	// (bounded; "none" for deleted keys), so commits need not ask.
+	// types: the keys the track's commits left as sorted sets or sets
+	// (bounded), so commits writing them again need not ask their type.
 	types map[string]string
 }
 
 // typesLimit bounds valueCache.types (it is emptied when full).
-const typesLimit = 1 << 18
+const typesLimit = 1 << 16
 
 func newValueCache() *valueCache {
 	return &valueCache{m: map[string]cached{}, types: map[string]string{}}
@@ -58,10 +58,10 @@ func (c *valueCache) committedTypes(final map[string]string) {
 		clear(c.types)
 	}
 	for k, t := range final {
-		if t == "" {
-			delete(c.types, k)
-		} else {
+		if t == "zset" || t == "set" {
 			c.types[k] = t
+		} else {
+			delete(c.types, k)
 		}
 	}
 }
