@@ -352,6 +352,11 @@ type fastJSON struct {
 	b   []byte
 	i   int
 	bad bool
+	// text is b as a string, made by the first decimal: ParseDecimal then
+	// reads substrings of it, one allocation for all the decimals instead
+	// of one each (nothing keeps text once the decoder returns: a Decimal
+	// holds no string, and string fields are copied by str).
+	text string
 }
 
 func (r *fastJSON) ws() {
@@ -498,26 +503,23 @@ func (r *fastJSON) rawString() []byte {
 		return nil
 	}
 	start := r.i + 1
-	ascii := true
-	j := start
-	for ; j < len(r.b); j++ {
-		c := r.b[j]
-		if c == '"' {
-			break
-		}
-		if c < 0x20 || c == '\\' {
-			r.bad = true
-			return nil
-		}
-		if c >= utf8.RuneSelf {
-			ascii = false
-		}
-	}
-	if j >= len(r.b) {
+	n := bytes.IndexByte(r.b[start:], '"')
+	if n < 0 {
 		r.bad = true
 		return nil
 	}
+	j := start + n
 	s := r.b[start:j]
+	ascii := true
+	for _, c := range s {
+		if c-0x20 >= 0x60 || c == '\\' { // outside printable ASCII, or a backslash
+			if c < 0x20 || c == '\\' {
+				r.bad = true
+				return nil
+			}
+			ascii = false
+		}
+	}
 	if !ascii && !utf8.Valid(s) {
 		r.bad = true
 		return nil
@@ -561,11 +563,15 @@ func (r *fastJSON) time(t *time.Time) {
 // (*Decimal).UnmarshalJSON does with a JSON string without escapes. A JSON
 // number (which UnmarshalJSON accepts leniently) is left to encoding/json.
 func (r *fastJSON) decimal(d *Decimal) {
-	s := r.rawString()
+	start := r.i + 1
+	r.rawString()
 	if r.bad {
 		return
 	}
-	v, err := ParseDecimal(string(s))
+	if r.text == "" {
+		r.text = string(r.b)
+	}
+	v, err := ParseDecimal(r.text[start : r.i-1])
 	if err != nil {
 		r.bad = true
 		return
