@@ -3,6 +3,7 @@ package domain
 import (
 	"bytes"
 	"time"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	"github.com/google/uuid"
@@ -10,11 +11,14 @@ import (
 
 // Fast decoders of the hot events of a projector rebuild (OrderPlaced,
 // OrderCancelled, OrderReturned, CustomerRegistered): hand-written, without
-// reflection, for the stored form of today's schema version. Each one
-// returns ok false on anything it does not decode exactly as encoding/json
-// would, and the caller then takes the encoding/json path:
+// reflection, for the stored form of today's schema version. String
+// fields may hold escapes (decoded as encoding/json does) and UTF-8. Each
+// one returns ok false on anything it does not decode exactly as
+// encoding/json would, and the caller then takes the encoding/json path:
 //
-//   - escapes or control characters in a string, invalid UTF-8;
+//   - control characters, invalid UTF-8 or a lone surrogate escape in a
+//     string (encoding/json would write U+FFFD), escapes in a key or in a
+//     uuid, time or decimal;
 //   - a key that is not exactly one of the type's fields (encoding/json
 //     would match it case-insensitively or ignore it), a duplicate key;
 //   - null, a value of another JSON type than the stored form (a number
@@ -528,12 +532,142 @@ func (r *fastJSON) rawString() []byte {
 	return s
 }
 
+// str reads a string field. Without escapes its contents are the input's
+// bytes; escapes (encoding/json writes \", \\ and \u0026 for &, < and >,
+// among others) are decoded by unescape.
 func (r *fastJSON) str() string {
-	s := r.rawString()
-	if len(s) == 0 {
+	if r.bad || r.i >= len(r.b) || r.b[r.i] != '"' {
+		r.bad = true
+		return ""
+	}
+	start := r.i + 1
+	n := bytes.IndexByte(r.b[start:], '"')
+	if n < 0 {
+		r.bad = true
+		return ""
+	}
+	s := r.b[start : start+n]
+	ascii := true
+	for _, c := range s {
+		if c-0x20 >= 0x60 || c == '\\' {
+			if c == '\\' {
+				return r.unescape(start)
+			}
+			if c < 0x20 {
+				r.bad = true
+				return ""
+			}
+			ascii = false
+		}
+	}
+	if !ascii && !utf8.Valid(s) {
+		r.bad = true
+		return ""
+	}
+	r.i = start + n + 1
+	if n == 0 {
 		return ""
 	}
 	return string(s)
+}
+
+// unescape decodes a string with escapes from b[start] (just after the
+// opening quote) as encoding/json does: \" \\ \/ \b \f \n \r \t and
+// \uXXXX, a surrogate pair as one rune. What encoding/json would replace
+// with U+FFFD (a lone or broken surrogate, invalid UTF-8) is bad, as are
+// control characters and unknown escapes (invalid JSON).
+func (r *fastJSON) unescape(start int) string {
+	b := r.b
+	var small [128]byte // most descriptions fit: no allocation but the string's
+	buf := small[:0]
+	ascii := true
+	for j := start; j < len(b); {
+		c := b[j]
+		switch {
+		case c == '"':
+			if !ascii && !utf8.Valid(buf) {
+				r.bad = true
+				return ""
+			}
+			r.i = j + 1
+			return string(buf)
+		case c < 0x20:
+			r.bad = true
+			return ""
+		case c != '\\':
+			if c >= utf8.RuneSelf {
+				ascii = false
+			}
+			buf = append(buf, c)
+			j++
+			continue
+		}
+		if j+1 >= len(b) {
+			break
+		}
+		switch e := b[j+1]; e {
+		case '"', '\\', '/':
+			buf = append(buf, e)
+		case 'b':
+			buf = append(buf, '\b')
+		case 'f':
+			buf = append(buf, '\f')
+		case 'n':
+			buf = append(buf, '\n')
+		case 'r':
+			buf = append(buf, '\r')
+		case 't':
+			buf = append(buf, '\t')
+		case 'u':
+			rr := hex4(b, j+2)
+			if rr < 0 {
+				r.bad = true
+				return ""
+			}
+			if utf16.IsSurrogate(rr) {
+				var lo rune = -1
+				if j+7 < len(b) && b[j+6] == '\\' && b[j+7] == 'u' {
+					lo = hex4(b, j+8)
+				}
+				rr = utf16.DecodeRune(rr, lo)
+				if rr == utf8.RuneError {
+					r.bad = true // encoding/json writes U+FFFD here
+					return ""
+				}
+				j += 6
+			}
+			buf = utf8.AppendRune(buf, rr)
+			j += 4
+		default:
+			r.bad = true
+			return ""
+		}
+		j += 2
+	}
+	r.bad = true // unterminated
+	return ""
+}
+
+// hex4 returns the value of the four hex digits at b[i:], or -1.
+func hex4(b []byte, i int) rune {
+	if i+4 > len(b) {
+		return -1
+	}
+	var v rune
+	for _, c := range b[i : i+4] {
+		switch {
+		case '0' <= c && c <= '9':
+			c -= '0'
+		case 'a' <= c && c <= 'f':
+			c = c - 'a' + 10
+		case 'A' <= c && c <= 'F':
+			c = c - 'A' + 10
+		default:
+			return -1
+		}
+		v = v<<4 | rune(c)
+	}
+	return v
 }
 
 func (r *fastJSON) uuid(id *uuid.UUID) {

@@ -90,14 +90,15 @@ func replace(t *testing.T, s, old, new string) string {
 	return strings.Replace(s, old, new, 1)
 }
 
-// retailDescriptions are Online Retail product descriptions.
+// retailDescriptions are Online Retail product descriptions (with a quote
+// and HTML characters, which the stored JSON escapes).
 var retailDescriptions = []string{
 	"WHITE HANGING HEART T-LIGHT HOLDER", "WHITE METAL LANTERN", "CREAM CUPID HEARTS COAT HANGER",
 	"KNITTED UNION FLAG HOT WATER BOTTLE", "RED WOOLLY HOTTIE WHITE HEART.", "SET 7 BABUSHKA NESTING BOXES",
 	"GLASS STAR FROSTED T-LIGHT HOLDER", "HAND WARMER UNION JACK", "HAND WARMER RED POLKA DOT",
-	"ASSORTED COLOUR BIRD ORNAMENT", "POPPY'S PLAYHOUSE BEDROOM ", "POPPY'S PLAYHOUSE KITCHEN",
+	"ASSORTED COLOUR BIRD ORNAMENT", "POPPY'S PLAYHOUSE BEDROOM ", `RECORD FRAME 7" SINGLE SIZE`,
 	"FELTCRAFT PRINCESS CHARLOTTE DOLL", "IVORY KNITTED MUG COSY ", "BOX OF 6 ASSORTED COLOUR TEASPOONS",
-	"BOX OF VINTAGE JIGSAW BLOCKS ", "BOX OF VINTAGE ALPHABET BLOCKS", "HOME BUILDING BLOCK WORD",
+	"BOX OF VINTAGE JIGSAW BLOCKS ", "BOX OF VINTAGE ALPHABET BLOCKS", "PINK & WHITE <HEART> T-LIGHT",
 	"LOVE BUILDING BLOCK WORD", "RECIPE BOX WITH METAL HEART",
 }
 
@@ -238,8 +239,31 @@ func TestDecodeOrderPlacedFast(t *testing.T) {
 		{"decimal with plus sign", replace(t, s, `"quantity":"6"`, `"quantity":"+6"`), true},
 		{"negative decimal", replace(t, s, `"total":"24.65"`, `"total":"-24.650"`), true},
 
-		{"escaped quote", replace(t, s, "WHITE METAL LANTERN", `WHITE \"METAL\" LANTERN`), false},
-		{"unicode escape", replace(t, s, "WHITE METAL LANTERN", `WHITE \u00c9`), false},
+		{"escaped quote", replace(t, s, "WHITE METAL LANTERN", `RECORD FRAME 7\" SINGLE SIZE`), true},
+		{"escaped quote first", replace(t, s, "WHITE METAL LANTERN", `\"QUOTED\"`), true},
+		{"every short escape", replace(t, s, "WHITE METAL LANTERN", `\"\\\/\b\f\n\r\t`), true},
+		{"HTML escapes of encoding/json", replace(t, s, "WHITE METAL LANTERN", `BLUE \u0026 WHITE \u003cBIG\u003e`), true},
+		{"unicode escapes", replace(t, s, "WHITE METAL LANTERN", `\u00c9T\u00C9 \u2028 \u0000 \ufffd`), true},
+		{"surrogate pair", replace(t, s, "WHITE METAL LANTERN", `LANTERN \ud83c\udfee!`), true},
+		{"escapes and UTF-8", replace(t, s, "WHITE METAL LANTERN", `ÉTÉ \"été\" 夏`), true},
+		{"long escaped string", replace(t, s, "WHITE METAL LANTERN", strings.Repeat(`ab\"`, 100)), true},
+		{"escaped SKU", replace(t, s, `"sku":"71053"`, `"sku":"71\u00305\u0033"`), true},
+		{"escaped currency", replace(t, s, `"currency":"GBP"`, `"currency":"G\u0042P"`), true},
+		{"lone high surrogate", replace(t, s, "WHITE METAL LANTERN", `LANTERN \ud83c!`), false},
+		{"high surrogate then other escape", replace(t, s, "WHITE METAL LANTERN", `LANTERN \ud83c\u0041`), false},
+		{"lone low surrogate", replace(t, s, "WHITE METAL LANTERN", `LANTERN \udfee`), false},
+		{"two high surrogates", replace(t, s, "WHITE METAL LANTERN", `\ud83c\ud83c`), false},
+		{"surrogate at the end", `{"orderNo":"\ud83c"}`, false},
+		{"short unicode escape", replace(t, s, "WHITE METAL LANTERN", `\u00e`), false},
+		{"bad hex in escape", replace(t, s, "WHITE METAL LANTERN", `\u00g9`), false},
+		{"unknown escape", replace(t, s, "WHITE METAL LANTERN", `\x41`), false},
+		{"escape and invalid UTF-8", replace(t, s, "WHITE METAL LANTERN", "\\n\xff"), false},
+		{"escape and control character", replace(t, s, "WHITE METAL LANTERN", "\\n\x01"), false},
+		{"unterminated escaped string", `{"orderNo":"a\"`, false},
+		{"backslash at the end", `{"orderNo":"a\`, false},
+		{"escaped uuid", replace(t, s, `"44444444-4444-4444-8444-444444444444"`, `"\u00344444444-4444-4444-8444-444444444444"`), false},
+		{"escaped time", replace(t, s, "2026-03-02T09:30:00Z", `2026-03-02T09:30:00\u005a`), false},
+		{"escaped decimal", replace(t, s, `"total":"24.65"`, `"total":"24.6\u0035"`), false},
 		{"escaped key", replace(t, s, `"orderNo"`, `"order\u004eo"`), false},
 		{"invalid UTF-8", replace(t, s, "WHITE METAL LANTERN", "WHITE \xff LANTERN"), false},
 		{"surrogate in UTF-8", replace(t, s, "WHITE METAL LANTERN", "WHITE \xed\xa0\x80 LANTERN"), false},
@@ -294,7 +318,8 @@ func TestDecodeOrderCancelledFast(t *testing.T) {
 		{"empty object", `{}`, true},
 		{"unknown status is a string", replace(t, s, `"placed"`, `"lost in the post"`), true},
 		{"non-ASCII reason", replace(t, s, `"duplicate"`, `"doublon commandé"`), true},
-		{"escaped reason", replace(t, s, `"duplicate"`, `"dup\nlicate"`), false},
+		{"escaped reason", replace(t, s, `"duplicate"`, `"dup\nlicate"`), true},
+		{"escaped status", replace(t, s, `"placed"`, `"pl\u0061ced"`), true},
 		{"key differs by case", replace(t, s, `"reason"`, `"Reason"`), false},
 		{"unknown key", replace(t, s, `"reason"`, `"lines":[],"reason"`), false},
 		{"duplicate key", replace(t, s, `"reason"`, `"reason":"x","reason"`), false},
@@ -363,7 +388,8 @@ func TestDecodeCustomerRegisteredFast(t *testing.T) {
 		{"level as exponent", replace(t, s, `"level":1`, `"level":1e0`), false},
 		{"level as a string", replace(t, s, `"level":1`, `"level":"1"`), false},
 		{"level as a bool", replace(t, s, `"level":1`, `"level":true`), false},
-		{"escaped name", replace(t, s, "Acme Ltd", `Acme \/ Ltd`), false},
+		{"escaped name", replace(t, s, "Acme Ltd", `Acme \/ \"Ltd\" \u0026 Co`), true},
+		{"escaped key", replace(t, s, `"zip"`, `"z\u0069p"`), false},
 		{"name as an object", replace(t, s, `"Acme Ltd"`, `{}`), false},
 		{"trailing garbage", s + " }", false},
 	})
@@ -383,6 +409,7 @@ func fuzzSeeds(f *testing.F, typeName string) {
 		f.Add(in)
 	}
 	f.Add([]byte(`{"lines":[{}],"level":-0,"returnNo":1e3,"Name":"x","name":"\u00e9"}`))
+	f.Add([]byte(`{"lines":[{"description":"7\" \u0026 \ud83c\udfee \\ \/"}],"reason":"\t","name":"\ud83c"}`))
 }
 
 func FuzzDecodeOrderPlacedFast(f *testing.F) {
