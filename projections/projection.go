@@ -79,6 +79,33 @@ type Tx interface {
 	SRem(key string, members ...string)
 }
 
+// Doc is a read-model document a DocTx keeps decoded.
+type Doc interface {
+	// AppendJSON appends the document's JSON encoding (the stored string)
+	// to dst.
+	AppendJSON(dst []byte) ([]byte, error)
+}
+
+// DocTx is the part of a Tx that keeps documents decoded between events;
+// the runtime's Tx implements it. A document stored with SetDoc is encoded
+// only when its batch commits (or when Get reads it as a string), so a
+// document that many events of a batch change, such as a dashboard, is
+// encoded once per batch instead of once per event, and Doc hands the
+// stored document back without decoding it.
+//
+// Stored documents are immutable: the caller of SetDoc must not modify doc
+// or anything it refers to afterwards, and a caller of Doc must copy the
+// document before changing it.
+type DocTx interface {
+	Tx
+	// SetDoc stores doc at key; the stored string is doc's encoding.
+	SetDoc(key string, doc Doc)
+	// Doc returns the document at key when its current value was stored
+	// with SetDoc (by this batch, or committed before and still cached);
+	// ok false means: read the key with Get.
+	Doc(key string) (doc Doc, ok bool)
+}
+
 // ErrPermanent marks a failure that retrying cannot fix (an undecodable
 // event, a handler bug): the event is parked, never skipped silently.
 var ErrPermanent = errors.New("permanent projection failure")

@@ -49,7 +49,8 @@ import (
 //
 // CRM_BENCH_EVENTS overrides the event count (default 1,000,000);
 // CRM_BENCH_ONLINE_RETAIL names the source file; CRM_BENCH_REBUILD_PROFILE
-// writes a CPU profile of the projector process, CRM_BENCH_HEAP_PROFILE a
+// writes a CPU profile of the projector process, CRM_BENCH_BLOCK_PROFILE a
+// blocking profile of it (where its goroutines wait), CRM_BENCH_HEAP_PROFILE a
 // heap profile of it halfway, CRM_BENCH_RAW_PROFILE a CPU profile of the
 // raw read.
 func BenchmarkRebuildMillion(b *testing.B) {
@@ -143,6 +144,9 @@ func runChildProjector(b *testing.B, storeURL, redisAddr string, head eventstore
 	args := []string{"-test.run=^TestRebuildChildProjector$", "-test.v", "-test.count=1"}
 	if p := os.Getenv("CRM_BENCH_REBUILD_PROFILE"); p != "" {
 		args = append(args, "-test.cpuprofile="+p)
+	}
+	if p := os.Getenv("CRM_BENCH_BLOCK_PROFILE"); p != "" {
+		args = append(args, "-test.blockprofile="+p)
 	}
 	cmd := exec.Command(os.Args[0], args...)
 	cmd.Env = append(os.Environ(), childStoreEnv+"="+storeURL, childRedisEnv+"="+redisAddr,

@@ -76,6 +76,13 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 		case "SET":
 			k := args[0].(string)
 			p.final[k] = "string"
+			if dv, ok := args[1].(*docVal); ok {
+				enc, err := dv.encode()
+				if err != nil {
+					return commitPlan{}, fmt.Errorf("%w: CRMENCODE read model key %s: %v", errEncode, k, err)
+				}
+				args = []any{k, enc}
+			}
 			if !other[k] {
 				if len(mset) == 0 {
 					mset = append(make([]any, 0, 1+2*msetChunk), "MSET")
@@ -211,6 +218,10 @@ func commitBatch(ctx context.Context, rdb redis.UniversalClient, g commitGuard, 
 		return err
 	}
 }
+
+// errEncode: a document of the batch cannot be encoded (a handler bug);
+// nothing is written and the round restarts from the checkpoint.
+var errEncode = errors.New("a document of the batch cannot be encoded (handler bug); nothing written")
 
 // errExecPartial: a command of an executed transaction failed (someone
 // else wrote one of the generation's keys with another type).

@@ -3,6 +3,7 @@ package projections
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -82,17 +83,52 @@ func (c *valueCache) put(k string, v cached) {
 	}
 	old, had := c.m[k]
 	if had {
-		c.bytes -= len(old.val)
+		c.bytes -= old.size()
 	} else {
 		c.bytes += len(k) + 48
 	}
-	c.bytes += len(v.val)
+	c.bytes += v.size()
 	c.m[k] = v
 }
 
 type cached struct {
 	val string
 	ok  bool
+	dv  *docVal // a document stored with SetDoc (val unused then)
+}
+
+// value returns the stored string (encoding a document on first use).
+func (c cached) value() (string, error) {
+	if c.dv != nil {
+		return c.dv.encode()
+	}
+	return c.val, nil
+}
+
+// size approximates the bytes the entry holds (a decoded document about
+// twice its encoding).
+func (c cached) size() int {
+	if c.dv != nil {
+		return 3 * len(c.dv.enc)
+	}
+	return len(c.val)
+}
+
+// docVal is a document stored with SetDoc and its encoding, made once, on
+// first need (a Get of the key, or the commit).
+type docVal struct {
+	doc  Doc
+	enc  string
+	err  error
+	done bool
+}
+
+func (d *docVal) encode() (string, error) {
+	if !d.done {
+		b, err := d.doc.AppendJSON(nil)
+		d.enc, d.err, d.done = string(b), err, true
+	}
+	return d.enc, d.err
 }
 
 // undoEntry restores one overlay key when an event's writes are rolled back.
@@ -132,7 +168,7 @@ type batchTx struct {
 	setUndo []setUndo
 }
 
-var _ Tx = (*batchTx)(nil)
+var _ DocTx = (*batchTx)(nil)
 
 func newBatchTx(rdb redis.Cmdable, prefix string, cache *valueCache) *batchTx {
 	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}, sets: map[string]int{}}
@@ -145,7 +181,12 @@ func (b *batchTx) args(dst []any) []any {
 	for i := 0; i < len(b.ops); {
 		n, _ := strconv.Atoi(b.ops[i+1].(string))
 		if b.ops[i].(string) != "" {
-			dst = append(dst, b.ops[i:i+2+n]...)
+			for _, a := range b.ops[i : i+2+n] {
+				if dv, ok := a.(*docVal); ok {
+					a, _ = dv.encode()
+				}
+				dst = append(dst, a)
+			}
 		}
 		i += 2 + n
 	}
@@ -164,11 +205,16 @@ func (b *batchTx) touch(key string) {
 
 // Get implements Tx.
 func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
-	if c, ok := b.overlay[key]; ok {
-		return c.val, c.ok, nil
+	c, ok := b.overlay[key]
+	if !ok {
+		c, ok = b.cache.m[key]
 	}
-	if c, ok := b.cache.m[key]; ok {
-		return c.val, c.ok, nil
+	if ok {
+		v, err := c.value()
+		if err != nil {
+			return "", false, fmt.Errorf("%w: encode read model key %s: %v", ErrPermanent, key, err)
+		}
+		return v, c.ok, nil
 	}
 	if b.cache.missing(key) {
 		return "", false, nil
@@ -199,10 +245,31 @@ func (b *batchTx) op(name string, args ...string) {
 	b.nops++
 }
 
+// Doc implements DocTx.
+func (b *batchTx) Doc(key string) (Doc, bool) {
+	c, ok := b.overlay[key]
+	if !ok {
+		c, ok = b.cache.m[key]
+	}
+	if !ok || c.dv == nil {
+		return nil, false
+	}
+	return c.dv.doc, true
+}
+
+// SetDoc implements DocTx: like Set, with the encoding left to the commit.
+func (b *batchTx) SetDoc(key string, doc Doc) {
+	dv := &docVal{doc: doc}
+	b.set(key, cached{ok: true, dv: dv}, dv)
+}
+
 // Set implements Tx. A SET supersedes the batch's earlier SET of the key
 // (when nothing else wrote the key in between): only the last is sent.
-func (b *batchTx) Set(key, value string) {
-	b.remember(key, cached{val: value, ok: true})
+func (b *batchTx) Set(key, value string) { b.set(key, cached{val: value, ok: true}, value) }
+
+// set records a SET whose value (a string or a *docVal) is v.
+func (b *batchTx) set(key string, c cached, v any) {
+	b.remember(key, c)
 	prev, had := b.sets[key]
 	u := setUndo{key: key, prev: prev, had: had, killed: -1}
 	if had {
@@ -212,7 +279,8 @@ func (b *batchTx) Set(key, value string) {
 	}
 	b.setUndo = append(b.setUndo, u)
 	b.sets[key] = len(b.ops)
-	b.op("SET", b.prefix+key, value)
+	b.ops = append(b.ops, "SET", "2", b.prefix+key, v)
+	b.nops++
 }
 
 // Del implements Tx.

@@ -2,6 +2,7 @@ package projections
 
 import (
 	"context"
+	"errors"
 	"strconv"
 	"strings"
 	"testing"
@@ -113,5 +114,90 @@ func TestValueCacheKeepsCompletenessWhenDropped(t *testing.T) {
 	}
 	if inc := newValueCache(); inc.missing("x") {
 		t.Error("an incomplete cache reported a key missing")
+	}
+}
+
+// countingDoc is a Doc that counts its encodings.
+type countingDoc struct {
+	s string
+	n *int
+}
+
+func (d countingDoc) AppendJSON(dst []byte) ([]byte, error) {
+	*d.n++
+	return strconv.AppendQuote(dst, d.s), nil
+}
+
+// TestBatchTxDocs checks the DocTx side of a batch: a document stored with
+// SetDoc is handed back by Doc (this batch and, after the commit, the
+// next), encoded once however often it is replaced or read, superseded
+// documents never encoded, and rollbacks and plain writes restore or
+// replace it.
+func TestBatchTxDocs(t *testing.T) {
+	ctx := context.Background()
+	n := 0
+	doc := func(s string) countingDoc { return countingDoc{s: s, n: &n} }
+	c := newValueCache()
+	c.complete = true
+	b := newBatchTx(nil, "p:", c)
+	for i := range 100 {
+		b.SetDoc("hot", doc("v"+strconv.Itoa(i)))
+	}
+	if d, ok := b.Doc("hot"); !ok || d.(countingDoc).s != "v99" {
+		t.Fatalf("Doc(hot) = %v, %v; want v99", d, ok)
+	}
+	if n != 0 {
+		t.Fatalf("%d encodings before anything needed one", n)
+	}
+	m := b.mark()
+	b.SetDoc("hot", doc("rolled back"))
+	b.Set("plain", "x")
+	b.rollback(m)
+	if v, ok, err := b.Get(ctx, "hot"); err != nil || !ok || v != `"v99"` {
+		t.Fatalf("Get(hot) = %q %v %v, want the encoding of v99", v, ok, err)
+	}
+	p, err := b.plan(func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff([][]any{{"MSET", "p:hot", `"v99"`}}, p.cmds); diff != "" {
+		t.Fatalf("commands (-want +got):\n%s", diff)
+	}
+	if n != 1 {
+		t.Fatalf("%d encodings, want 1 (Get and the commit share it)", n)
+	}
+	b.committed()
+	next := newBatchTx(nil, "p:", c)
+	if d, ok := next.Doc("hot"); !ok || d.(countingDoc).s != "v99" {
+		t.Fatalf("next batch: Doc(hot) = %v, %v; want the committed v99", d, ok)
+	}
+	next.Set("hot", "plain now")
+	if _, ok := next.Doc("hot"); ok {
+		t.Fatal("Doc handed back a document replaced by a plain SET")
+	}
+	next.SetDoc("gone", doc("x"))
+	next.Del("gone")
+	if _, ok := next.Doc("gone"); ok {
+		t.Fatal("Doc handed back a deleted document")
+	}
+	if _, ok := next.Doc("never"); ok {
+		t.Fatal("Doc invented a document")
+	}
+}
+
+type failingDoc struct{}
+
+func (failingDoc) AppendJSON([]byte) ([]byte, error) { return nil, errors.New("NaN in a float field") }
+
+// TestBatchTxDocEncodeFailure: a document that cannot be encoded fails the
+// commit plan (nothing is sent), and a Get of it is a permanent failure.
+func TestBatchTxDocEncodeFailure(t *testing.T) {
+	b := newBatchTx(nil, "p:", newValueCache())
+	b.SetDoc("bad", failingDoc{})
+	if _, _, err := b.Get(context.Background(), "bad"); !errors.Is(err, ErrPermanent) {
+		t.Fatalf("Get = %v, want ErrPermanent", err)
+	}
+	if _, err := b.plan(func(string) string { return "" }); !errors.Is(err, errEncode) || !strings.Contains(err.Error(), "NaN") {
+		t.Fatalf("plan = %v, want errEncode naming the cause", err)
 	}
 }

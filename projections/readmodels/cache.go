@@ -22,6 +22,14 @@ func newDocCache(max int) *docCache { return projections.NewDocCache[any](max) }
 // getDoc loads the JSON document at key into v (a pointer); found is false
 // when the key is missing. Invalid JSON is a permanent failure.
 func getDoc(ctx context.Context, tx projections.Tx, c *docCache, key string, v any) (found bool, err error) {
+	if dt, ok := tx.(projections.DocTx); ok {
+		// The runtime keeps the documents it was given decoded: copy.
+		if d, ok := dt.Doc(key); ok {
+			if jd, ok := d.(jsonDoc); ok && deepCopyInto(v, jd.v) {
+				return true, nil
+			}
+		}
+	}
 	raw, ok, err := tx.Get(ctx, key)
 	if err != nil || !ok {
 		return false, err
@@ -40,18 +48,15 @@ func getDoc(ctx context.Context, tx projections.Tx, c *docCache, key string, v a
 }
 
 // setDoc stores v (a pointer) as a JSON document. The caller must not
-// modify *v afterwards.
+// modify *v afterwards. A DocTx keeps v itself and encodes it at commit.
 func setDoc(tx projections.Tx, c *docCache, key string, v any) error {
-	var b []byte
-	ok := false
-	if a, is := v.(jsonAppender); is {
-		b, ok = a.appendJSON(make([]byte, 0, 1024))
+	if dt, ok := tx.(projections.DocTx); ok {
+		dt.SetDoc(key, jsonDoc{v})
+		return nil
 	}
-	if !ok {
-		var err error
-		if b, err = json.Marshal(v); err != nil {
-			return permanent("encode read model key %s: %v", key, err)
-		}
+	b, err := encodeDoc(v)
+	if err != nil {
+		return permanent("encode read model key %s: %v", key, err)
 	}
 	raw := string(b)
 	tx.Set(key, raw)
@@ -59,4 +64,24 @@ func setDoc(tx projections.Tx, c *docCache, key string, v any) error {
 		c.Put(key, raw, v)
 	}
 	return nil
+}
+
+// jsonDoc is a document handed to a DocTx: v, encoded as setDoc encodes.
+type jsonDoc struct{ v any }
+
+// AppendJSON implements projections.Doc.
+func (d jsonDoc) AppendJSON(dst []byte) ([]byte, error) {
+	b, err := encodeDoc(d.v)
+	return append(dst, b...), err
+}
+
+// encodeDoc encodes a document: its hand encoder when it has one,
+// encoding/json otherwise.
+func encodeDoc(v any) ([]byte, error) {
+	if a, is := v.(jsonAppender); is {
+		if b, ok := a.appendJSON(make([]byte, 0, 1024)); ok {
+			return b, nil
+		}
+	}
+	return json.Marshal(v)
 }

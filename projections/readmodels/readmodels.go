@@ -18,11 +18,19 @@
 // document, so an event applied twice changes nothing. Money is exact
 // (domain.Decimal), kept per currency.
 //
-// All returns one instance of each projection. An instance keeps a bounded
-// cache of the documents it wrote, used only when the Tx returns exactly the
-// string that was written (so rolled-back batches and rebuilds are safe);
-// create the instances once per runtime track, not per batch. The zero
-// values (Customers{}, ...) work too, without a cache.
+// Documents go through getDoc/setDoc. With the runtime's Tx (a
+// projections.DocTx) they stay decoded: setDoc hands the document itself to
+// the Tx, which encodes it when the batch commits (a dashboard changed by
+// every event is encoded once per batch), and getDoc copies the stored
+// document (clone.go) instead of decoding it; stored documents are never
+// modified. With another Tx, documents are encoded at once, and an instance
+// keeps a bounded cache of the documents it wrote, used only when the Tx
+// returns exactly the string that was written (so rolled-back batches and
+// rebuilds are safe).
+//
+// All returns one instance of each projection; create the instances once
+// per runtime track, not per batch. The zero values (Customers{}, ...) work
+// too, without a cache.
 //
 // Import rule: domain, projections and the standard library (plus
 // github.com/google/uuid); never commands, readapi or cmd.

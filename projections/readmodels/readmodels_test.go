@@ -140,6 +140,92 @@ func (m *memTx) dump(prefix string) []string {
 type store struct {
 	m  map[string]*memTx
 	ps []projections.Projection
+	// docs: handlers get a DocTx (as from the runtime) that keeps their
+	// documents decoded and checks that none is modified once stored.
+	docs map[string]*docMemTx
+	t    testing.TB
+}
+
+// withDocs makes the store hand out DocTxs (see docMemTx).
+func (s *store) withDocs(t testing.TB) *store {
+	s.docs, s.t = map[string]*docMemTx{}, t
+	return s
+}
+
+// handleTx is the Tx a handler of p gets.
+func (s *store) handleTx(p projections.Projection) projections.Tx {
+	m := s.tx(p)
+	if s.docs == nil {
+		return m
+	}
+	d := s.docs[p.Name()]
+	if d == nil || d.memTx != m {
+		d = &docMemTx{memTx: m, t: s.t, docs: map[string]docRec{}}
+		s.docs[p.Name()] = d
+	}
+	return d
+}
+
+// checkDocs fails the test when a stored document no longer encodes to
+// what was stored (a handler changed it after SetDoc, or changed one Doc
+// handed out).
+func (s *store) checkDocs() {
+	for _, d := range s.docs {
+		for k := range d.docs {
+			d.check(k)
+		}
+	}
+}
+
+// docMemTx is a memTx with the runtime's DocTx behaviour: documents stored
+// with SetDoc are handed back by Doc. It records each document's encoding
+// when stored, and check reports documents that changed since.
+type docMemTx struct {
+	*memTx
+	t    testing.TB
+	docs map[string]docRec
+}
+
+type docRec struct {
+	doc projections.Doc
+	enc string
+}
+
+var _ projections.DocTx = (*docMemTx)(nil)
+
+func (d *docMemTx) SetDoc(key string, doc projections.Doc) {
+	b, err := doc.AppendJSON(nil)
+	if err != nil {
+		d.t.Errorf("SetDoc %s: encode: %v", key, err)
+	}
+	d.memTx.Set(key, string(b))
+	d.docs[key] = docRec{doc: doc, enc: string(b)}
+}
+
+func (d *docMemTx) Doc(key string) (projections.Doc, bool) {
+	r, ok := d.docs[key]
+	if !ok {
+		return nil, false
+	}
+	d.check(key)
+	return r.doc, true
+}
+
+func (d *docMemTx) check(key string) {
+	d.t.Helper()
+	r := d.docs[key]
+	b, err := r.doc.AppendJSON(nil)
+	if err != nil || string(b) != r.enc {
+		d.t.Errorf("document %s changed after it was stored:\nstored %s\nnow    %s (%v)", key, r.enc, b, err)
+	}
+}
+
+func (d *docMemTx) Set(key, value string) { delete(d.docs, key); d.memTx.Set(key, value) }
+func (d *docMemTx) Del(keys ...string) {
+	for _, k := range keys {
+		delete(d.docs, k)
+	}
+	d.memTx.Del(keys...)
 }
 
 func newStore() *store { return &store{m: map[string]*memTx{}, ps: All()} }
@@ -186,7 +272,7 @@ func (s *store) apply(t testing.TB, events []projections.Event) {
 			if !p.Handles(e.Type) {
 				continue
 			}
-			if err := p.Handle(context.Background(), s.tx(p), e); err != nil {
+			if err := p.Handle(context.Background(), s.handleTx(p), e); err != nil {
 				t.Fatalf("%s: %s at %s/%d: %v", p.Name(), e.Type, e.Stream, e.Revision, err)
 			}
 		}
@@ -375,6 +461,25 @@ func TestReplaySafety(t *testing.T) {
 	clean.apply(t, events)
 	want := clean.dump()
 
+	t.Run("documents kept decoded", func(t *testing.T) {
+		// Through a DocTx (the runtime's path): the same keys, and no
+		// handler changes a document once stored or handed back.
+		s := newStore().withDocs(t)
+		s.apply(t, events)
+		s.checkDocs()
+		if diff := cmp.Diff(want, s.dump()); diff != "" {
+			t.Errorf("DocTx pass differs (-Tx +DocTx):\n%s", diff)
+		}
+		for k := 0; k <= len(events); k += 3 {
+			r := newStore().withDocs(t)
+			r.apply(t, events[:k])
+			r.apply(t, events)
+			r.checkDocs()
+			if diff := cmp.Diff(want, r.dump()); diff != "" {
+				t.Errorf("DocTx, prefix %d then whole sequence differs (-clean +replayed):\n%s", k, diff)
+			}
+		}
+	})
 	t.Run("twice from clean", func(t *testing.T) {
 		s := newStore()
 		s.apply(t, events)
