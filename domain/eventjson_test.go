@@ -418,6 +418,22 @@ func FuzzDecodeOrderPlacedFast(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) { agreeWithJSON(t, DecodeOrderPlacedFast, b) })
 }
 
+// FuzzDecodeOrderPlacedFastFields splices fuzzed text into the string,
+// decimal and time values of a stored order, so that most inputs are
+// accepted and the comparison with encoding/json covers string contents
+// (escapes, UTF-8), decimals and times rather than mostly broken JSON.
+func FuzzDecodeOrderPlacedFastFields(f *testing.F) {
+	f.Add(`WHITE HANGING HEART T-LIGHT HOLDER`, "6", "2010-12-01T08:26:00Z")
+	f.Add(`RECORD FRAME 7\" SINGLE \u0026 \ud83c\udfee \\ \/ été`, "-0.50", "2026-03-02T10:30:00.5+01:00")
+	f.Add(`\u00e`, "1.0000000000001", "2026-03-02t09:30:00z")
+	f.Fuzz(func(t *testing.T, text, decimal, when string) {
+		in := `{"orderId":"44444444-4444-4444-8444-444444444444","customerId":"11111111-1111-4111-8111-111111111111","orderNo":"` + text +
+			`","orderedAt":"` + when + `","currency":"GBP","lines":[{"sku":"85123A","description":"` + text + `","quantity":"` + decimal +
+			`","unitPrice":"2.55","amount":"15.30"},{"sku":"` + text + `","quantity":"1","unitPrice":"` + decimal + `"}],"total":"` + decimal + `"}`
+		agreeWithJSON(t, DecodeOrderPlacedFast, []byte(in))
+	})
+}
+
 func FuzzDecodeOrderCancelledFast(f *testing.F) {
 	fuzzSeeds(f, TypeOrderCancelled)
 	f.Fuzz(func(t *testing.T, b []byte) { agreeWithJSON(t, DecodeOrderCancelledFast, b) })
