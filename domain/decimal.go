@@ -111,26 +111,35 @@ func ParseDecimal(s string) (Decimal, error) {
 }
 
 // String returns the exact decimal text with the Decimal's scale ("-0.50").
-func (d Decimal) String() string {
+func (d Decimal) String() string { return string(d.Append(make([]byte, 0, 24))) }
+
+// Append appends String's form of d to b (without allocating when b has
+// room).
+func (d Decimal) Append(b []byte) []byte {
 	neg := d.coef < 0
 	var u uint64
 	if neg {
 		u = uint64(-(d.coef + 1)) + 1 // safe for math.MinInt64
+		b = append(b, '-')
 	} else {
 		u = uint64(d.coef)
 	}
-	s := strconv.FormatUint(u, 10)
-	if d.scale > 0 {
-		sc := int(d.scale)
-		if len(s) <= sc {
-			s = strings.Repeat("0", sc-len(s)+1) + s
+	var digits [20]byte
+	ds := strconv.AppendUint(digits[:0], u, 10)
+	sc := int(d.scale)
+	if sc <= 0 {
+		return append(b, ds...)
+	}
+	if len(ds) <= sc {
+		b = append(b, '0', '.')
+		for range sc - len(ds) {
+			b = append(b, '0')
 		}
-		s = s[:len(s)-sc] + "." + s[len(s)-sc:]
+		return append(b, ds...)
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
+	b = append(b, ds[:len(ds)-sc]...)
+	b = append(b, '.')
+	return append(b, ds[len(ds)-sc:]...)
 }
 
 // Scale returns the number of fraction digits d keeps.
