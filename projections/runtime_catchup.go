@@ -16,9 +16,9 @@ import (
 // Runtime's catchUp: pages of $all read once through the client (ReadAll),
 // decoded once, and handed to every track that needs them, instead of one
 // filtered subscription and one protobuf/metadata decode per projection.
-// Each page is committed by each track as one batch (checkpoint at the
-// page's end, in the same fenced transaction as its writes, as for live
-// batches). A track leaves the catch-up when a page reaches the head, and
+// Each track commits the pages it handled as one batch every few pages
+// (checkpoint at the last page's end, in the same fenced transaction as its
+// writes, as for live batches; see catchUpCommitEvents). A track leaves the catch-up when a page reaches the head, and
 // follows $all from its committed checkpoint with its own subscription
 // (which delivers what arrived since and the caught-up signal): the live
 // path, its batching and its latency are unchanged.

@@ -77,7 +77,7 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 			k := args[0].(string)
 			p.final[k] = "string"
 			if dv, ok := args[1].(*docVal); ok {
-				enc, err := dv.encode()
+				enc, err := dv.encode(&b.scratch)
 				if err != nil {
 					return commitPlan{}, fmt.Errorf("%w: CRMENCODE read model key %s: %v", errEncode, k, err)
 				}

@@ -41,8 +41,14 @@ func (t *track) isLive() bool { return t.live.Load() }
 
 func (t *track) rdb() redis.UniversalClient { return t.w.rt.cfg.Redis }
 
+// newBatch starts an empty batch, reusing the previous one's buffers (a
+// committed batch's ops are not referenced once its commit returned).
 func (t *track) newBatch() {
-	t.batch = newBatchTx(t.rdb(), t.prefix, t.cache)
+	if t.batch != nil {
+		t.batch.reset()
+	} else {
+		t.batch = newBatchTx(t.rdb(), t.prefix, t.cache)
+	}
 	t.n = 0
 }
 
@@ -138,12 +144,22 @@ func (t *track) run(ctx context.Context) error {
 }
 
 // catchUpPages brings the track close to the head through the shared
-// catch-up pages (see catchUp): one commit per page. It returns once a
+// catch-up pages (see catchUp): one commit per catchUpCommitEvents handled
+// events or catchUpCommitPages pages, and at the head. It returns once a
 // page reached the head; the subscription then continues from the
 // committed checkpoint.
+// Catch-up commit sizes: a commit holds the pages read since the last one,
+// at least catchUpCommitEvents handled events (or catchUpCommitPages
+// pages for a projection that handles few of them).
+const (
+	catchUpCommitEvents = 2048
+	catchUpCommitPages  = 16
+)
+
 func (t *track) catchUpPages(ctx context.Context) error {
 	r := t.w.rt.catchUp.join(t.committed)
 	defer r.leave()
+	pages := 0 // pages since the last commit
 	for {
 		pg, err := r.next(ctx)
 		if err != nil {
@@ -167,8 +183,15 @@ func (t *track) catchUpPages(ctx context.Context) error {
 		if pg.end.Commit > t.pending.Commit {
 			t.pending = pg.end
 		}
-		if err := t.flush(ctx); err != nil {
-			return err
+		pages++
+		// One commit per few pages: fewer round trips, and documents that
+		// many events change are encoded once per commit. A track with
+		// nothing to write still commits its checkpoint now and then.
+		if pg.head || t.n >= catchUpCommitEvents || pages >= catchUpCommitPages {
+			if err := t.flush(ctx); err != nil {
+				return err
+			}
+			pages = 0
 		}
 		if pg.head {
 			return nil

@@ -97,10 +97,11 @@ type cached struct {
 	dv  *docVal // a document stored with SetDoc (val unused then)
 }
 
-// value returns the stored string (encoding a document on first use).
-func (c cached) value() (string, error) {
+// value returns the stored string (encoding a document on first use, in
+// scratch).
+func (c cached) value(scratch *[]byte) (string, error) {
 	if c.dv != nil {
-		return c.dv.encode()
+		return c.dv.encode(scratch)
 	}
 	return c.val, nil
 }
@@ -123,10 +124,19 @@ type docVal struct {
 	done bool
 }
 
-func (d *docVal) encode() (string, error) {
+// encode returns the document's encoding, made on the first call in
+// scratch (a reusable buffer; nil allocates one) and copied once.
+func (d *docVal) encode(scratch *[]byte) (string, error) {
 	if !d.done {
-		b, err := d.doc.AppendJSON(nil)
+		var buf []byte
+		if scratch != nil {
+			buf = (*scratch)[:0]
+		}
+		b, err := d.doc.AppendJSON(buf)
 		d.enc, d.err, d.done = string(b), err, true
+		if scratch != nil {
+			*scratch = b[:0]
+		}
 	}
 	return d.enc, d.err
 }
@@ -166,12 +176,25 @@ type batchTx struct {
 	// documents are written once per batch, not once per event).
 	sets    map[string]int
 	setUndo []setUndo
+	scratch []byte // encoding buffer of documents
 }
 
 var _ DocTx = (*batchTx)(nil)
 
 func newBatchTx(rdb redis.Cmdable, prefix string, cache *valueCache) *batchTx {
 	return &batchTx{rdb: rdb, prefix: prefix, cache: cache, overlay: map[string]cached{}, sets: map[string]int{}}
+}
+
+// reset empties the batch, keeping its buffers' capacity.
+func (b *batchTx) reset() {
+	clear(b.ops)
+	clear(b.undo)
+	clear(b.parked)
+	clear(b.setUndo)
+	clear(b.overlay)
+	clear(b.sets)
+	b.ops, b.undo, b.parked, b.setUndo = b.ops[:0], b.undo[:0], b.parked[:0], b.setUndo[:0]
+	b.nops = 0
 }
 
 func (b *batchTx) empty() bool { return b.nops == 0 && len(b.parked) == 0 }
@@ -183,7 +206,7 @@ func (b *batchTx) args(dst []any) []any {
 		if b.ops[i].(string) != "" {
 			for _, a := range b.ops[i : i+2+n] {
 				if dv, ok := a.(*docVal); ok {
-					a, _ = dv.encode()
+					a, _ = dv.encode(nil)
 				}
 				dst = append(dst, a)
 			}
@@ -210,7 +233,7 @@ func (b *batchTx) Get(ctx context.Context, key string) (string, bool, error) {
 		c, ok = b.cache.m[key]
 	}
 	if ok {
-		v, err := c.value()
+		v, err := c.value(&b.scratch)
 		if err != nil {
 			return "", false, fmt.Errorf("%w: encode read model key %s: %v", ErrPermanent, key, err)
 		}

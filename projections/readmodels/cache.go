@@ -71,17 +71,15 @@ type jsonDoc struct{ v any }
 
 // AppendJSON implements projections.Doc.
 func (d jsonDoc) AppendJSON(dst []byte) ([]byte, error) {
-	b, err := encodeDoc(d.v)
+	if a, is := d.v.(jsonAppender); is {
+		if b, ok := a.appendJSON(dst); ok {
+			return b, nil
+		}
+	}
+	b, err := json.Marshal(d.v)
 	return append(dst, b...), err
 }
 
 // encodeDoc encodes a document: its hand encoder when it has one,
 // encoding/json otherwise.
-func encodeDoc(v any) ([]byte, error) {
-	if a, is := v.(jsonAppender); is {
-		if b, ok := a.appendJSON(make([]byte, 0, 1024)); ok {
-			return b, nil
-		}
-	}
-	return json.Marshal(v)
-}
+func encodeDoc(v any) ([]byte, error) { return jsonDoc{v}.AppendJSON(make([]byte, 0, 1024)) }

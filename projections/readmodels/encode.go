@@ -31,16 +31,19 @@ func appendJSONString(b []byte, s string) []byte {
 
 func appendDecimal(b []byte, d domain.Decimal) []byte {
 	b = append(b, '"')
-	b = append(b, d.String()...)
+	b = d.Append(b)
 	return append(b, '"')
 }
 
+// appendTime appends what time.Time's MarshalJSON writes: the quoted
+// AppendText form (RFC 3339 with sub-second precision), false when the
+// time has no RFC 3339 form.
 func appendTime(b []byte, t time.Time) ([]byte, bool) {
-	q, err := t.MarshalJSON()
+	out, err := t.AppendText(append(b, '"'))
 	if err != nil {
 		return b, false
 	}
-	return append(b, q...), true
+	return append(out, '"'), true
 }
 
 var _ jsonAppender = (*Order)(nil)
@@ -128,13 +131,7 @@ func (o *Order) appendJSON(b []byte) ([]byte, bool) {
 
 // appendAmounts appends what Amounts.MarshalJSON writes (encoding/json
 // keeps it as is: it is compact and escaped already).
-func appendAmounts(b []byte, a Amounts) ([]byte, bool) {
-	q, err := a.MarshalJSON()
-	if err != nil {
-		return b, false
-	}
-	return append(b, q...), true
-}
+func appendAmounts(b []byte, a Amounts) ([]byte, bool) { return a.appendJSON(b), true }
 
 // appendIntMap appends a map[string]int as encoding/json does: null when
 // nil, keys sorted.

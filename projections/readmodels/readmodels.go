@@ -38,7 +38,6 @@ package readmodels
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"reflect"
 	"slices"
@@ -103,29 +102,23 @@ func (a Amounts) add(cur string, d domain.Decimal, sign int) (Amounts, error) {
 // [], so that clients always get a list). Hand-written: it is on the hot
 // path of every money-carrying document.
 func (a Amounts) MarshalJSON() ([]byte, error) {
-	b := make([]byte, 0, 2+len(a)*40)
+	return a.appendJSON(make([]byte, 0, 2+len(a)*40)), nil
+}
+
+// appendJSON appends what MarshalJSON returns.
+func (a Amounts) appendJSON(b []byte) []byte {
 	b = append(b, '[')
 	for i, m := range a {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = append(b, `{"amount":"`...)
-		b = append(b, m.Amount.String()...)
+		b = m.Amount.Append(b)
 		b = append(b, `","currency":`...)
-		if plainASCII(m.Currency) {
-			b = append(b, '"')
-			b = append(b, m.Currency...)
-			b = append(b, '"')
-		} else {
-			c, err := json.Marshal(m.Currency)
-			if err != nil {
-				return nil, err
-			}
-			b = append(b, c...)
-		}
+		b = appendJSONString(b, m.Currency)
 		b = append(b, '}')
 	}
-	return append(b, ']'), nil
+	return append(b, ']')
 }
 
 // plainASCII reports whether s needs no JSON escaping.
