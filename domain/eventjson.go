@@ -267,8 +267,7 @@ func (r *fastJSON) orderLines() []OrderLine {
 	if !ok {
 		return nil
 	}
-	// Every '{' left is a line's (or in a string, rarely): a tight capacity.
-	lines := make([]OrderLine, 0, bytes.Count(r.b[r.i:], []byte{'{'}))
+	lines := make([]OrderLine, 0, r.objectsLeft())
 	for more {
 		var l OrderLine
 		var seen uint32
@@ -310,13 +309,22 @@ func (r *fastJSON) orderLines() []OrderLine {
 	return lines
 }
 
+// objectsLeft is the capacity for an array of line objects: every '{' left
+// is a line's (or, rarely, in a string), up to maxPreallocLines so that a
+// string of braces cannot make a large allocation (append grows beyond).
+func (r *fastJSON) objectsLeft() int {
+	return min(bytes.Count(r.b[r.i:], []byte{'{'}), maxPreallocLines)
+}
+
+const maxPreallocLines = 256
+
 // returnLines reads the array of an OrderReturned's lines.
 func (r *fastJSON) returnLines() []ReturnLine {
 	more, ok := r.openArray()
 	if !ok {
 		return nil
 	}
-	lines := make([]ReturnLine, 0, bytes.Count(r.b[r.i:], []byte{'{'}))
+	lines := make([]ReturnLine, 0, r.objectsLeft())
 	for more {
 		var l ReturnLine
 		var seen uint32

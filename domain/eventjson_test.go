@@ -238,6 +238,8 @@ func TestDecodeOrderPlacedFast(t *testing.T) {
 		{"DEL character", replace(t, s, "WHITE METAL LANTERN", "WHITE\x7fLANTERN"), true},
 		{"decimal with plus sign", replace(t, s, `"quantity":"6"`, `"quantity":"+6"`), true},
 		{"negative decimal", replace(t, s, `"total":"24.65"`, `"total":"-24.650"`), true},
+		{"300 lines: more than preallocated", `{"lines":[` + strings.Repeat(`{"sku":"A","quantity":"1"},`, 299) + `{"sku":"B"}]}`, true},
+		{"braces in a description", replace(t, s, "WHITE METAL LANTERN", strings.Repeat("{", 5000)), true},
 
 		{"escaped quote", replace(t, s, "WHITE METAL LANTERN", `RECORD FRAME 7\" SINGLE SIZE`), true},
 		{"escaped quote first", replace(t, s, "WHITE METAL LANTERN", `\"QUOTED\"`), true},
