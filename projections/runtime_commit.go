@@ -32,6 +32,15 @@ import (
 // known to be absent (the value cache's Bloom filter), and the types the
 // track committed are remembered (bounded), so few TYPE calls remain.
 
+// planBufs are a batch's reusable buffers for its commit plans.
+type planBufs struct {
+	check, final map[string]string
+	other        map[string]bool
+	arena        []any   // the arguments of the commands other than MSETs
+	cmds         [][]any // those commands
+	msetArgs     []any   // the MSET chunks, back to back
+}
+
 // commitPlan is a batch turned into Redis commands.
 type commitPlan struct {
 	cmds  [][]any           // MSETs first, then the other writes in batch order
@@ -47,9 +56,21 @@ var opType = map[string]string{"ZADD": "zset", "ZREM": "zset", "SADD": "set", "S
 // plan turns the batch's live ops into commands and the type checks they
 // need. known returns a key's type when the track knows it ("" if not).
 func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
-	p := commitPlan{check: map[string]string{}, final: map[string]string{}}
+	// The maps and the argument arena are the batch's, reused from one
+	// commit to the next (the plan lives until its commit returned).
+	if b.pb.check == nil {
+		b.pb = planBufs{check: map[string]string{}, final: map[string]string{}, other: map[string]bool{}}
+	}
+	clear(b.pb.check)
+	clear(b.pb.final)
+	clear(b.pb.other)
+	clear(b.pb.arena)
+	clear(b.pb.cmds)
+	arena, cmds := b.pb.arena[:0], b.pb.cmds[:0]
+	defer func() { b.pb.arena, b.pb.cmds = arena, cmds }()
+	p := commitPlan{check: b.pb.check, final: b.pb.final}
 	// Keys written by anything but SET: their SETs stay in order.
-	other := map[string]bool{}
+	other := b.pb.other
 	for i := 0; i < len(b.ops); {
 		name := b.ops[i].(string)
 		n, _ := strconv.Atoi(b.ops[i+1].(string))
@@ -64,7 +85,14 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 		}
 		i += 2 + n
 	}
-	var mset []any
+	// SETs of keys nothing else touches go into MSETs (msetArgs holds
+	// "MSET", key, value, ... per chunk, back to back); every other
+	// command gets its own slice of the arena.
+	clear(b.pb.msetArgs)
+	msetArgs := b.pb.msetArgs[:0]
+	defer func() { b.pb.msetArgs = msetArgs }()
+	var chunks []int // start of each MSET chunk in msetArgs
+	pairs := 0
 	for i := 0; i < len(b.ops); {
 		name := b.ops[i].(string)
 		n, _ := strconv.Atoi(b.ops[i+1].(string))
@@ -76,24 +104,27 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 		case "SET":
 			k := args[0].(string)
 			p.final[k] = "string"
-			if dv, ok := args[1].(*docVal); ok {
+			v := args[1]
+			if dv, ok := v.(*docVal); ok {
 				enc, err := dv.encode(&b.scratch)
 				if err != nil {
 					return commitPlan{}, fmt.Errorf("%w: CRMENCODE read model key %s: %v", errEncode, k, err)
 				}
-				args = []any{k, enc}
+				v = enc
 			}
 			if !other[k] {
-				if len(mset) == 0 {
-					mset = append(make([]any, 0, 1+2*msetChunk), "MSET")
+				if pairs%msetChunk == 0 {
+					chunks = append(chunks, len(msetArgs))
+					msetArgs = append(msetArgs, "MSET")
 				}
-				mset = append(mset, args...)
-				if len(mset) == 1+2*msetChunk {
-					p.cmds = append(p.cmds, mset)
-					mset = nil
-				}
+				msetArgs = append(msetArgs, k, v)
+				pairs++
 				continue
 			}
+			start := len(arena)
+			arena = append(arena, "SET", k, v)
+			cmds = append(cmds, arena[start:len(arena):len(arena)])
+			continue
 		case "DEL":
 			for _, k := range args {
 				p.final[k.(string)] = "none"
@@ -121,23 +152,21 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 				p.final[k] = ""
 			}
 		}
-		cmd := make([]any, 0, 1+n)
-		cmd = append(cmd, name)
-		p.cmds = append(p.cmds, append(cmd, args...))
-	}
-	if len(mset) > 0 {
-		p.cmds = append(p.cmds, mset)
+		start := len(arena)
+		arena = append(arena, name)
+		arena = append(arena, args...)
+		cmds = append(cmds, arena[start:len(arena):len(arena)])
 	}
 	// MSETs first: they only write keys no other command touches.
-	var msets, rest [][]any
-	for _, c := range p.cmds {
-		if c[0] == "MSET" {
-			msets = append(msets, c)
-		} else {
-			rest = append(rest, c)
+	all := make([][]any, 0, len(chunks)+len(cmds))
+	for j, c := range chunks {
+		end := len(msetArgs)
+		if j+1 < len(chunks) {
+			end = chunks[j+1]
 		}
+		all = append(all, msetArgs[c:end:end])
 	}
-	p.cmds = append(msets, rest...)
+	p.cmds = append(all, cmds...)
 	return p, nil
 }
 

@@ -176,7 +176,8 @@ type batchTx struct {
 	// documents are written once per batch, not once per event).
 	sets    map[string]int
 	setUndo []setUndo
-	scratch []byte // encoding buffer of documents
+	scratch []byte   // encoding buffer of documents
+	pb      planBufs // buffers of the commit plans
 }
 
 var _ DocTx = (*batchTx)(nil)

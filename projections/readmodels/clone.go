@@ -3,7 +3,6 @@ package readmodels
 import (
 	"maps"
 	"reflect"
-	"slices"
 	"sync"
 )
 
@@ -12,7 +11,8 @@ import (
 // gives the handler a deep copy it may change: maps, slices and pointers
 // reachable through exported fields are copied; strings and unexported
 // fields (time.Time, domain.Decimal: plain values) are shared, which is
-// safe because they are never changed in place.
+// safe because they are never changed in place; so are Amounts, which are
+// immutable.
 
 // deepCopyInto sets *dst to a deep copy of src; dst must be a non-nil
 // pointer and src a value of dst's element type or a pointer to one. It
@@ -138,12 +138,14 @@ func refsOf(t reflect.Type) typeRefs {
 		return r.(typeRefs)
 	}
 	var r typeRefs
-	switch t.Kind() {
-	case reflect.Map, reflect.Slice, reflect.Pointer, reflect.Interface:
+	switch {
+	case t == amountsType:
+		// Immutable (see Amounts): shared, not copied.
+	case t.Kind() == reflect.Map, t.Kind() == reflect.Slice, t.Kind() == reflect.Pointer, t.Kind() == reflect.Interface:
 		r.has = true
-	case reflect.Array:
+	case t.Kind() == reflect.Array:
 		r.has = hasRefs(t.Elem())
-	case reflect.Struct:
+	case t.Kind() == reflect.Struct:
 		for i := range t.NumField() {
 			f := t.Field(i)
 			if f.IsExported() && hasRefs(f.Type) {
@@ -156,30 +158,19 @@ func refsOf(t reflect.Type) typeRefs {
 	return r
 }
 
+var amountsType = reflect.TypeFor[Amounts]()
+
 func (o *Overview) clone() Overview {
 	c := *o
 	if o.AsOf != nil {
 		at := *o.AsOf
 		c.AsOf = &at
 	}
+	// Amounts are immutable (shared); OrderMonth holds only them and ints.
 	c.CustomersByStatus = maps.Clone(o.CustomersByStatus)
-	c.OpenOpportunities.Value = slices.Clone(o.OpenOpportunities.Value)
-	c.WonOpportunities.Value = slices.Clone(o.WonOpportunities.Value)
-	c.Revenue = slices.Clone(o.Revenue)
-	if o.OrdersByMonth != nil {
-		c.OrdersByMonth = make(map[string]OrderMonth, len(o.OrdersByMonth))
-		for k, m := range o.OrdersByMonth {
-			c.OrdersByMonth[k] = m.clone()
-		}
-	}
+	c.OrdersByMonth = maps.Clone(o.OrdersByMonth)
 	c.InteractionsByMonth = maps.Clone(o.InteractionsByMonth)
-	c.OrdersThisMonth = o.OrdersThisMonth.clone()
 	return c
-}
-
-func (m OrderMonth) clone() OrderMonth {
-	m.Placed, m.Net = slices.Clone(m.Placed), slices.Clone(m.Net)
-	return m
 }
 
 func (c *Composition) clone() Composition {

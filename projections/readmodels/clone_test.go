@@ -29,9 +29,11 @@ func TestDeepCopy(t *testing.T) {
 			o := c.(*Overview)
 			o.CustomersByStatus["lost"] = 1
 			m := o.OrdersByMonth["2026-03"]
-			m.Placed[0].Currency = "EUR"
+			m.Orders++
+			m.Placed, _ = m.Placed.add("GBP", dec("1"), +1)
+			o.OrdersByMonth["2026-03"] = m
 			o.OrdersByMonth["2026-04"] = m
-			o.Revenue[0].Currency = "USD"
+			o.Revenue, _ = o.Revenue.add("USD", dec("2"), +1)
 			*o.AsOf = at.Add(time.Hour)
 		}},
 		{"order", order, func() any { return &Order{} }, func(c any) {
@@ -142,8 +144,12 @@ func fill(v reflect.Value, depth int) {
 	}
 }
 
-// sharesRefs reports the first map, slice or pointer a and b share.
+// sharesRefs reports the first map, slice or pointer a and b share
+// (Amounts, immutable, are meant to be shared).
 func sharesRefs(a, b reflect.Value, path string) (string, bool) {
+	if a.Type() == reflect.TypeFor[Amounts]() {
+		return "", false
+	}
 	switch a.Kind() {
 	case reflect.Map:
 		if !a.IsNil() && a.UnsafePointer() == b.UnsafePointer() {
@@ -180,4 +186,24 @@ func sharesRefs(a, b reflect.Value, path string) (string, bool) {
 		}
 	}
 	return "", false
+}
+
+// TestAmountsAddKeepsReceiver: add returns a new slice and never changes
+// the one it was called on (documents share Amounts between copies).
+func TestAmountsAddKeepsReceiver(t *testing.T) {
+	dec := func(s string) domain.Decimal { d, _ := domain.ParseDecimal(s); return d }
+	base := Amounts{{Amount: dec("1.00"), Currency: "EUR"}, {Amount: dec("2.50"), Currency: "GBP"}}
+	want := encodeOrFail(t, base)
+	for _, tt := range []struct {
+		cur  string
+		d    string
+		sign int
+	}{{"GBP", "1", +1}, {"GBP", "2.50", -1}, {"AUD", "3", +1}, {"EUR", "1.00", -1}, {"USD", "0", +1}} {
+		if _, err := base.add(tt.cur, dec(tt.d), tt.sign); err != nil {
+			t.Fatal(err)
+		}
+		if got := encodeOrFail(t, base); got != want {
+			t.Fatalf("add(%s %s %+d) changed its receiver: %s, was %s", tt.cur, tt.d, tt.sign, got, want)
+		}
+	}
 }

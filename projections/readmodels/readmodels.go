@@ -67,7 +67,9 @@ type Money struct {
 }
 
 // Amounts holds money per currency, sorted by currency, without zero
-// amounts.
+// amounts. An Amounts value is immutable: add returns a new slice, and
+// nothing changes one in place, so copies of a document share them
+// (clone.go).
 type Amounts []Money
 
 // add returns a + sign×d in currency cur (sign is +1 or -1).
