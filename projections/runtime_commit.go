@@ -36,6 +36,7 @@ import (
 type planBufs struct {
 	check, final map[string]string
 	other        map[string]bool
+	last         map[string]int
 	arena        []any   // the arguments of the commands other than MSETs
 	cmds         [][]any // those commands
 	msetArgs     []any   // the MSET chunks, back to back
@@ -59,7 +60,7 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 	// The maps and the argument arena are the batch's, reused from one
 	// commit to the next (the plan lives until its commit returned).
 	if b.pb.check == nil {
-		b.pb = planBufs{check: map[string]string{}, final: map[string]string{}, other: map[string]bool{}}
+		b.pb = planBufs{check: map[string]string{}, final: map[string]string{}, other: map[string]bool{}, last: map[string]int{}}
 	}
 	clear(b.pb.check)
 	clear(b.pb.final)
@@ -92,6 +93,8 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 	msetArgs := b.pb.msetArgs[:0]
 	defer func() { b.pb.msetArgs = msetArgs }()
 	var chunks []int // start of each MSET chunk in msetArgs
+	clear(b.pb.last)
+	last := b.pb.last // key → its last command in cmds (not MSETs)
 	pairs := 0
 	for i := 0; i < len(b.ops); {
 		name := b.ops[i].(string)
@@ -121,6 +124,7 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 				pairs++
 				continue
 			}
+			delete(last, k)
 			start := len(arena)
 			arena = append(arena, "SET", k, v)
 			cmds = append(cmds, arena[start:len(arena):len(arena)])
@@ -150,6 +154,21 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 			} else if !seen {
 				// A ZREM/SREM may empty the key: its type is unknown after.
 				p.final[k] = ""
+			}
+		}
+		// Consecutive ops of one kind on a key (nothing else touched it in
+		// between) become one command: SADD k a, SADD k b → SADD k a b.
+		// Redis applies the members in order, so the result is the same.
+		if name != "DEL" {
+			k := args[0].(string)
+			if j, ok := last[k]; ok && cmds[j][0] == name {
+				cmds[j] = append(cmds[j], args[1:]...)
+				continue
+			}
+			last[k] = len(cmds)
+		} else {
+			for _, k := range args {
+				delete(last, k.(string))
 			}
 		}
 		start := len(arena)

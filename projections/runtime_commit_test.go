@@ -62,6 +62,21 @@ func TestCommitPlan(t *testing.T) {
 			wantFinal: map[string]string{"p:z": "zset", "p:s": "set", "p:t": "set"},
 		},
 		{
+			name:  "consecutive ops of one kind on a key merge",
+			known: map[string]string{"p:s": "set", "p:z": "zset"},
+			steps: []step{sadd("s", "a"), zadd("z", "m"), sadd("s", "b"), zrem("z", "m"), zadd("z", "n"), zadd("z", "o"), del("s"), sadd("s", "c")},
+			wantCmds: [][]any{
+				{"SADD", "p:s", "a", "b"},
+				{"ZADD", "p:z", "1", "m"},
+				{"ZREM", "p:z", "m"},
+				{"ZADD", "p:z", "1", "n", "1", "o"},
+				{"DEL", "p:s"},
+				{"SADD", "p:s", "c"},
+			},
+			wantCheck: map[string]string{},
+			wantFinal: map[string]string{"p:s": "set", "p:z": "zset"},
+		},
+		{
 			name:      "a removal leaves the type unknown",
 			steps:     []step{zrem("z", "m")},
 			wantCmds:  [][]any{{"ZREM", "p:z", "m"}},
