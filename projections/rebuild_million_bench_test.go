@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
 	"strings"
@@ -42,7 +43,9 @@ import (
 //     $all into an empty Redis by the Runtime, running in a child process
 //     (TestRebuildChildProjector) that reads the store over gRPC, until
 //     every projection is live with no lag (process start included);
-//   - peak-rss-MB: VmHWM of that projector process (its whole life);
+//   - peak-rss-MB: VmHWM of that projector process (its whole life), which
+//     runs with the garbage collector settings of crm project (GOGC=400,
+//     GOMEMLIMIT=400MiB unless the environment sets them);
 //   - cpu-us/event, store-cpu-us/event, redis-cpu-us/event: CPU time of the
 //     projector process, of this process (the embedded event store serving
 //     the reads) and of the redis-server during the rebuild.
@@ -131,6 +134,13 @@ const (
 	childHeadEnv  = "CRM_REBUILD_CHILD_HEAD"
 )
 
+// The projector's garbage collector settings: those of crm project
+// (projectorGCPercent and projectorMemoryLimit in cmd/crm/project.go).
+const (
+	childGCPercent   = 400
+	childMemoryLimit = 400 << 20
+)
+
 type childResult struct {
 	elapsed time.Duration
 	peakRSS float64 // bytes
@@ -178,6 +188,14 @@ func TestRebuildChildProjector(t *testing.T) {
 	head, err := strconv.ParseUint(headStr, 10, 64)
 	if err != nil {
 		t.Fatalf("%s=%q: %v", childHeadEnv, headStr, err)
+	}
+	// The garbage collector settings crm project runs with (cmd/crm
+	// project.go, applyProjectorGC), unless the environment sets them.
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(childGCPercent)
+	}
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(childMemoryLimit)
 	}
 	ctx := context.Background()
 	store, err := eventstore.Open(ctx, eventstore.Config{URL: url})
