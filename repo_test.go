@@ -175,7 +175,7 @@ var importRules = []importRule{
 	},
 	{
 		pkg:        "audit/...",
-		allow:      []string{"audit/...", "domain/...", "eventstore"},
+		allow:      []string{"audit/...", "domain/...", "eventstore", "internal/eventcodec"},
 		deny:       []string{"commands/...", "projections/...", "readapi/...", "writeapi/...", "importer/...", "cmd/..."},
 		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
 		denyCalls:  envAndFlags,
@@ -212,6 +212,13 @@ var importRules = []importRule{
 		denyDirect: []string{"flag", "github.com/redis/go-redis/..."},
 		denyCalls:  envAndFlags,
 		why:        "internal/httpx (problem+json, auth, roles) builds on domain's error kinds only",
+	},
+	{
+		pkg:        "internal/eventcodec",
+		allow:      []string{"internal/eventcodec", "domain/...", "eventstore"},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "internal/eventcodec (the domain's event codec table) imports domain and eventstore only",
 	},
 	{
 		pkg:        "internal/memredis",

@@ -12,6 +12,7 @@ import (
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/eventcodec"
 )
 
 // openStore starts the embedded event store in a temporary directory and
@@ -51,7 +52,7 @@ type writer struct {
 }
 
 func newWriter(t testing.TB, s *eventstore.Store) *writer {
-	return &writer{t: t, store: s, codec: newCodec(), revs: map[string]int64{}}
+	return &writer{t: t, store: s, codec: eventcodec.New(), revs: map[string]int64{}}
 }
 
 // append writes events to stream as one batch and returns the result.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/eventcodec"
 )
 
 // Log answers audit questions from the event log alone. It is safe for
@@ -44,16 +45,7 @@ func NewLog(cfg LogConfig) *Log {
 	if cfg.PageSize <= 0 {
 		cfg.PageSize = 256
 	}
-	return &Log{src: cfg.Store, codec: newCodec(), log: logger.With("component", "audit"), pageSize: cfg.PageSize}
-}
-
-// newCodec is the codec of the domain's event types (domain.EventTypes).
-func newCodec() *eventstore.Codec {
-	c := eventstore.NewCodec()
-	for _, t := range domain.EventTypes() {
-		c.Register(t.Name, t.SchemaVersion, func() any { return t.New() })
-	}
-	return c
+	return &Log{src: cfg.Store, codec: eventcodec.New(), log: logger.With("component", "audit"), pageSize: cfg.PageSize}
 }
 
 // Cursor is where a history page ends: the next revision of the link

@@ -9,6 +9,7 @@ import (
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/eventcodec"
 	"github.com/google/uuid"
 )
 
@@ -43,20 +44,9 @@ type Handlers struct {
 	c *core
 }
 
-// NewCodec returns the event codec of the domain's event types (the codec
-// table of domain.EventTypes), with the domain's fast decoders of the
-// events a rebuild reads most (orders and customer registrations).
-func NewCodec() *eventstore.Codec {
-	codec := eventstore.NewCodec()
-	for _, t := range domain.EventTypes() {
-		codec.Register(t.Name, t.SchemaVersion, func() any { return t.New() })
-	}
-	eventstore.RegisterFastDecoder(codec, domain.TypeOrderPlaced, domain.DecodeOrderPlacedFast)
-	eventstore.RegisterFastDecoder(codec, domain.TypeOrderCancelled, domain.DecodeOrderCancelledFast)
-	eventstore.RegisterFastDecoder(codec, domain.TypeOrderReturned, domain.DecodeOrderReturnedFast)
-	eventstore.RegisterFastDecoder(codec, domain.TypeCustomerRegistered, domain.DecodeCustomerRegisteredFast)
-	return codec
-}
+// NewCodec returns the event codec of the domain's event types (the one
+// table every reader and writer of the log uses: internal/eventcodec).
+func NewCodec() *eventstore.Codec { return eventcodec.New() }
 
 // New returns the command handlers.
 func New(cfg Config) *Handlers {

@@ -17,6 +17,7 @@ import (
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
+	"github.com/crm-es/crm/internal/eventcodec"
 )
 
 // Actor is the metadata actor of every imported event.
@@ -223,7 +224,7 @@ func write(ctx context.Context, store Store, plan *Plan, opts Options, sum *Summ
 
 	w := &writer{
 		store:    store,
-		codec:    newCodec(),
+		codec:    eventcodec.New(),
 		head:     head,
 		progress: progress,
 	}
@@ -292,16 +293,6 @@ feed:
 		return fmt.Errorf("importer: %d customers not fully imported; first: %s", failed, errs[0])
 	}
 	return nil
-}
-
-// newCodec returns the codec of the domain's event table (as the command
-// handlers build it).
-func newCodec() *eventstore.Codec {
-	codec := eventstore.NewCodec()
-	for _, t := range domain.EventTypes() {
-		codec.Register(t.Name, t.SchemaVersion, func() any { return t.New() })
-	}
-	return codec
 }
 
 // isFatal reports errors that stop the whole import: the store is gone.

@@ -22,6 +22,7 @@ import (
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/eventcodec"
 	"github.com/crm-es/crm/projections/churn"
 )
 
@@ -205,10 +206,7 @@ func evaluateChurn(ctx context.Context, cfg churnEvalConfig, logger *slog.Logger
 // the evaluator, decoded with the domain's codec table as the projections
 // decode them.
 func replayChurn(ctx context.Context, store eventstore.AllReader, ev *churn.Evaluator, progress importer.Progress) error {
-	codec := eventstore.NewCodec()
-	for _, t := range domain.EventTypes() {
-		codec.Register(t.Name, t.SchemaVersion, func() any { return t.New() })
-	}
+	codec := eventcodec.New()
 	head, err := store.Head(ctx)
 	if err != nil {
 		return err
