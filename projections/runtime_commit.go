@@ -46,7 +46,7 @@ type planBufs struct {
 type commitPlan struct {
 	cmds  [][]any           // MSETs first, then the other writes in batch order
 	check map[string]string // key → type it must have unless missing ("zset", "set")
-	final map[string]string // key → its type after the batch
+	final map[string]string // key → its type after the batch ("zset?": a sorted set or none)
 }
 
 // msetChunk bounds the keys of one MSET.
@@ -146,14 +146,15 @@ func (b *batchTx) plan(known func(key string) string) (commitPlan, error) {
 					t = want
 				}
 			}
-			if t != "none" && t != want {
-				return commitPlan{}, fmt.Errorf("%w: CRMWRONGTYPE %s on %s holding a %s", errWrongType, name, k, t)
+			if t != "none" && t != want && t != want+"?" {
+				return commitPlan{}, fmt.Errorf("%w: CRMWRONGTYPE %s on %s holding a %s", errWrongType, name, k, strings.TrimSuffix(t, "?"))
 			}
 			if name == "ZADD" || name == "SADD" {
 				p.final[k] = want
-			} else if !seen {
-				// A ZREM/SREM may empty the key: its type is unknown after.
-				p.final[k] = ""
+			} else {
+				// A ZREM/SREM may empty the key: "zset?" is a sorted set
+				// or nothing (fine for sorted-set ops, not remembered).
+				p.final[k] = want + "?"
 			}
 		}
 		// Consecutive ops of one kind on a key (nothing else touched it in

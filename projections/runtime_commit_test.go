@@ -81,7 +81,20 @@ func TestCommitPlan(t *testing.T) {
 			steps:     []step{zrem("z", "m")},
 			wantCmds:  [][]any{{"ZREM", "p:z", "m"}},
 			wantCheck: map[string]string{"p:z": "zset"},
-			wantFinal: map[string]string{"p:z": ""},
+			wantFinal: map[string]string{"p:z": "zset?"},
+		},
+		{
+			name:      "sorted-set ops after a removal are fine, a set op is not",
+			known:     map[string]string{"p:z": "zset"},
+			steps:     []step{zrem("z", "m"), zadd("z", "n"), zrem("z", "n"), zrem("z", "o")},
+			wantCmds:  [][]any{{"ZREM", "p:z", "m"}, {"ZADD", "p:z", "1", "n"}, {"ZREM", "p:z", "n", "o"}},
+			wantCheck: map[string]string{},
+			wantFinal: map[string]string{"p:z": "zset?"},
+		},
+		{
+			name:    "a set op after a sorted-set removal is refused",
+			steps:   []step{zrem("z", "m"), sadd("z", "x")},
+			wantErr: "CRMWRONGTYPE SADD on p:z holding a zset",
 		},
 		{
 			name:    "a zset op on a key the batch set is refused",
