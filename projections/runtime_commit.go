@@ -200,8 +200,9 @@ type commitGuard struct {
 
 // commitBatch writes parked entries, the plan's commands and the new
 // checkpoint in one MULTI/EXEC guarded by WATCH (see the top of this file).
-// Errors wrap errFenced, errBackwards, errLost or errWrongType as the
-// scripts did; anything else is transient.
+// Errors wrap errFenced, errBackwards, errLost, errWrongType or
+// errExecPartial (each message carries its CRM code, as the scripts'
+// replies do); anything else is transient.
 func commitBatch(ctx context.Context, rdb redis.UniversalClient, g commitGuard, parked []any, p commitPlan) error {
 	checkKeys := make([]string, 0, len(p.check))
 	for k := range p.check {

@@ -81,8 +81,8 @@ func genVersion(gen string) int {
 	return v
 }
 
-// formatCheckpoint is the stored form: fixed-width so that the commit
-// script compares checkpoints as strings without losing precision.
+// formatCheckpoint is the stored form: fixed-width so that commits compare
+// checkpoints as strings without losing precision.
 func formatCheckpoint(c eventstore.Checkpoint) string {
 	return fmt.Sprintf("%020d:%020d", c.Commit, c.Prepare)
 }
@@ -116,7 +116,7 @@ func newScripts() *scripts {
 	}
 }
 
-// Commit errors reported by the scripts.
+// Errors of the commits (runtime_commit.go) and the scripts.
 var (
 	errFenced    = errors.New("fenced: another process holds the projection's lease")
 	errBackwards = errors.New("checkpoint would move backwards")
