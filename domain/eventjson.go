@@ -263,50 +263,58 @@ func DecodeCustomerRegisteredFast(b []byte) (e CustomerRegistered, ok bool) {
 
 // orderLines reads the array of an OrderPlaced's lines.
 func (r *fastJSON) orderLines() []OrderLine {
+	return fastObjects(r, func(key []byte, l *OrderLine) {
+		switch string(key) {
+		case "sku":
+			r.once(&r.elemSeen, 0)
+			l.SKU = r.str()
+		case "description":
+			r.once(&r.elemSeen, 1)
+			l.Description = r.str()
+		case "quantity":
+			r.once(&r.elemSeen, 2)
+			r.decimal(&l.Quantity)
+		case "unit":
+			r.once(&r.elemSeen, 3)
+			l.Unit = r.str()
+		case "unitPrice":
+			r.once(&r.elemSeen, 4)
+			r.decimal(&l.UnitPrice)
+		case "amount":
+			r.once(&r.elemSeen, 5)
+			r.decimal(&l.Amount)
+		default:
+			r.bad = true
+		}
+	})
+}
+
+// fastObjects reads an array of objects into a []T, one member at a time
+// through member (which sets r.bad on a key it does not know, and marks
+// the members it read in r.elemSeen); nil when the input is not such an
+// array. Elements are decoded in place (no allocation per element).
+func fastObjects[T any](r *fastJSON, member func(key []byte, v *T)) []T {
 	more, ok := r.openArray()
 	if !ok {
 		return nil
 	}
-	lines := make([]OrderLine, 0, r.objectsLeft())
+	var zero T
+	out := make([]T, 0, r.objectsLeft())
 	for more {
-		var l OrderLine
-		var seen uint32
-		m := r.openObject()
-		for m {
-			switch string(r.key()) {
-			case "sku":
-				r.once(&seen, 0)
-				l.SKU = r.str()
-			case "description":
-				r.once(&seen, 1)
-				l.Description = r.str()
-			case "quantity":
-				r.once(&seen, 2)
-				r.decimal(&l.Quantity)
-			case "unit":
-				r.once(&seen, 3)
-				l.Unit = r.str()
-			case "unitPrice":
-				r.once(&seen, 4)
-				r.decimal(&l.UnitPrice)
-			case "amount":
-				r.once(&seen, 5)
-				r.decimal(&l.Amount)
-			default:
-				r.bad = true
-			}
+		out = append(out, zero)
+		r.elemSeen = 0
+		for m := r.openObject(); m; m = r.nextMember() {
+			member(r.key(), &out[len(out)-1])
 			if r.bad {
 				return nil
 			}
-			m = r.nextMember()
 		}
 		if r.bad {
 			return nil
 		}
-		lines = append(lines, l)
 		more = r.nextElement()
 	}
-	return lines
+	return out
 }
 
 // objectsLeft is the capacity for an array of line objects: every '{' left
@@ -320,41 +328,21 @@ const maxPreallocLines = 256
 
 // returnLines reads the array of an OrderReturned's lines.
 func (r *fastJSON) returnLines() []ReturnLine {
-	more, ok := r.openArray()
-	if !ok {
-		return nil
-	}
-	lines := make([]ReturnLine, 0, r.objectsLeft())
-	for more {
-		var l ReturnLine
-		var seen uint32
-		m := r.openObject()
-		for m {
-			switch string(r.key()) {
-			case "sku":
-				r.once(&seen, 0)
-				l.SKU = r.str()
-			case "quantity":
-				r.once(&seen, 1)
-				r.decimal(&l.Quantity)
-			case "amount":
-				r.once(&seen, 2)
-				r.decimal(&l.Amount)
-			default:
-				r.bad = true
-			}
-			if r.bad {
-				return nil
-			}
-			m = r.nextMember()
+	return fastObjects(r, func(key []byte, l *ReturnLine) {
+		switch string(key) {
+		case "sku":
+			r.once(&r.elemSeen, 0)
+			l.SKU = r.str()
+		case "quantity":
+			r.once(&r.elemSeen, 1)
+			r.decimal(&l.Quantity)
+		case "amount":
+			r.once(&r.elemSeen, 2)
+			r.decimal(&l.Amount)
+		default:
+			r.bad = true
 		}
-		if r.bad {
-			return nil
-		}
-		lines = append(lines, l)
-		more = r.nextElement()
-	}
-	return lines
+	})
 }
 
 // fastJSON reads the stored form of an event. Any input it does not handle
@@ -369,6 +357,9 @@ type fastJSON struct {
 	// of one each (nothing keeps text once the decoder returns: a Decimal
 	// holds no string, and string fields are copied by str).
 	text string
+	// elemSeen marks the members read of the current array element
+	// (fastObjects).
+	elemSeen uint32
 }
 
 func (r *fastJSON) ws() {
