@@ -2,7 +2,6 @@ package eventstore_test
 
 import (
 	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 
@@ -60,18 +59,7 @@ func TestCodecFastDecoder(t *testing.T) {
 			if d.calls != tt.wantCalls {
 				t.Errorf("fast decoder called %d times, want %d", d.calls, tt.wantCalls)
 			}
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			checkDecoded(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 	if !c.HasFastDecoder("InteractionLogged") || c.HasFastDecoder("CustomerRegistered") || c.HasFastDecoder("Nope") {

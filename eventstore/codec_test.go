@@ -130,18 +130,7 @@ func TestCodecDecode(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := c.Decode(tt.typ, tt.version, []byte(tt.data))
-			if tt.wantErr != nil {
-				if !errors.Is(err, tt.wantErr) {
-					t.Fatalf("err = %v, want %v", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if diff := cmp.Diff(tt.want, got); diff != "" {
-				t.Errorf("(-want +got):\n%s", diff)
-			}
+			checkDecoded(t, got, err, tt.want, tt.wantErr)
 		})
 	}
 }
@@ -253,5 +242,23 @@ func TestCodecRegisterPanics(t *testing.T) {
 			}()
 			tt.fn(c)
 		})
+	}
+}
+
+// checkDecoded compares what Decode returned with the wanted value, or
+// with the wanted error (errors.Is) when wantErr is set.
+func checkDecoded(t *testing.T, got any, err error, want any, wantErr error) {
+	t.Helper()
+	if wantErr != nil {
+		if !errors.Is(err, wantErr) {
+			t.Fatalf("err = %v, want %v", err, wantErr)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
