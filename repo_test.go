@@ -214,6 +214,13 @@ var importRules = []importRule{
 		why:        "internal/httpx (problem+json, auth, roles) builds on domain's error kinds only",
 	},
 	{
+		pkg:        "internal/dataset",
+		allow:      []string{},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "internal/dataset (where the shared data sets are) imports no CRM package",
+	},
+	{
 		pkg:        "internal/eventcodec",
 		allow:      []string{"internal/eventcodec", "domain/...", "eventstore"},
 		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},

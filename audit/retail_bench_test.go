@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"io"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -14,6 +13,7 @@ import (
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/dataset"
 )
 
 // BenchmarkLinkerOnlineRetail imports the Online Retail file named by
@@ -22,12 +22,9 @@ import (
 // the customer with the most events, read with the linker caught up and
 // with no link at all ($all scanned). Skipped without the file.
 func BenchmarkLinkerOnlineRetail(b *testing.B) {
-	path := os.Getenv("CRM_BENCH_ONLINE_RETAIL")
-	if path == "" {
-		path = filepath.Join("..", "..", "shared", "datasets", "online-retail.csv.gz")
-	}
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("the Online Retail file is not at %s (set CRM_BENCH_ONLINE_RETAIL): %v", path, err)
+	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
+	if err != nil {
+		b.Skip(err)
 	}
 	ctx := context.Background()
 	s := openStore(b)

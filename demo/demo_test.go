@@ -19,10 +19,8 @@ import (
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/dataset"
 )
-
-// fullFile is the whole Online Retail data set, when present.
-const fullFile = "../../shared/datasets/online-retail.csv.gz"
 
 func openStore(t *testing.T) *eventstore.Store {
 	t.Helper()
@@ -283,7 +281,7 @@ func TestGenerateDeterministic(t *testing.T) {
 func TestEmbeddedSlice(t *testing.T) {
 	t.Parallel()
 	embedded := gunzip(t, demo.EmbeddedSlice())
-	if _, err := os.Stat(fullFile); err == nil {
+	if fullFile, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv)); err == nil {
 		f, err := os.Open(fullFile)
 		if err != nil {
 			t.Fatal(err)
@@ -298,7 +296,7 @@ func TestEmbeddedSlice(t *testing.T) {
 			t.Error("the embedded slice is not CutSlice(online-retail.csv.gz, EmbeddedCustomers): regenerate it")
 		}
 	} else {
-		t.Logf("%s not present: provenance not checked", fullFile)
+		t.Logf("provenance not checked: %v", err)
 	}
 	ids := func(csv []byte) map[string]bool {
 		out := map[string]bool{}

@@ -3,24 +3,22 @@ package importer_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"runtime/debug"
 	"testing"
 
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/dataset"
 )
-
-// fullDataset is the real Online Retail file, beside the repository.
-var fullDataset = filepath.Join("..", "..", "shared", "datasets", "online-retail.csv.gz")
 
 // BenchmarkImportOnlineRetail imports the whole Online Retail data set
 // (541,909 lines) into a fresh embedded event store, through the official
 // client, once per iteration, and reports seconds per import and events/s.
 // It is skipped when the file is not there.
 func BenchmarkImportOnlineRetail(b *testing.B) {
-	if _, err := os.Stat(fullDataset); err != nil {
-		b.Skipf("the Online Retail data set is not at %s (%v): nothing to measure", fullDataset, err)
+	fullDataset, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
+	if err != nil {
+		b.Skip(err)
 	}
 	// As "crm import" does: collect garbage less often while the whole
 	// file's invoices are in memory.

@@ -9,7 +9,6 @@ import (
 	"hash/fnv"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"regexp"
 	"runtime/debug"
 	"runtime/pprof"
@@ -26,6 +25,7 @@ import (
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/dataset"
 	"github.com/crm-es/crm/internal/redistest"
 	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/readmodels"
@@ -57,12 +57,9 @@ import (
 // heap profile of it halfway, CRM_BENCH_RAW_PROFILE a CPU profile of the
 // raw read.
 func BenchmarkRebuildMillion(b *testing.B) {
-	path := os.Getenv("CRM_BENCH_ONLINE_RETAIL")
-	if path == "" {
-		path = filepath.Join("..", "..", "shared", "datasets", "online-retail.csv.gz")
-	}
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("the Online Retail file is not at %s (set CRM_BENCH_ONLINE_RETAIL): %v", path, err)
+	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
+	if err != nil {
+		b.Skip(err)
 	}
 	want := 1_000_000
 	if s := os.Getenv("CRM_BENCH_EVENTS"); s != "" {

@@ -14,10 +14,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crm-es/crm/internal/dataset"
 	"github.com/crm-es/crm/projections/churn"
 )
-
-var fullOnlineRetail = filepath.Join("..", "..", "..", "shared", "datasets", "online-retail.csv.gz")
 
 func TestParseChurnEvalConfig(t *testing.T) {
 	tests := []struct {
@@ -121,8 +120,9 @@ func TestChurnEvaluateFull(t *testing.T) {
 	if testing.Short() || raceEnabled {
 		t.Skip("full data set evaluation: not with -short or -race")
 	}
-	if _, err := os.Stat(fullOnlineRetail); err != nil {
-		t.Skipf("%s not present", fullOnlineRetail)
+	fullOnlineRetail, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
+	if err != nil {
+		t.Skip(err)
 	}
 	start := time.Now()
 	r, err := evaluateChurn(context.Background(), churnEvalConfig{

@@ -3,13 +3,13 @@ package churn_test
 import (
 	"context"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
+	"github.com/crm-es/crm/internal/dataset"
 	"github.com/crm-es/crm/internal/redistest"
 	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/churn"
@@ -23,12 +23,9 @@ import (
 // side (on this old history the rule fires for every active customer).
 // Skipped without the file.
 func BenchmarkChurnOnlineRetail(b *testing.B) {
-	path := os.Getenv("CRM_BENCH_ONLINE_RETAIL")
-	if path == "" {
-		path = filepath.Join("..", "..", "..", "shared", "datasets", "online-retail.csv.gz")
-	}
-	if _, err := os.Stat(path); err != nil {
-		b.Skipf("the Online Retail file is not at %s (set CRM_BENCH_ONLINE_RETAIL): %v", path, err)
+	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
+	if err != nil {
+		b.Skip(err)
 	}
 	ctx := context.Background()
 	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: b.TempDir()})
