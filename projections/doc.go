@@ -1,10 +1,12 @@
-// Package projections will hold the projectors that follow the event log
-// through a filtered catch-up subscription to $all and maintain the Redis
-// read models (customer list and 360, timeline, pipeline, service queue,
-// orders and contribution, churn risk, reports). Read-model writes and the
-// checkpoint are committed in one Redis transaction guarded by a fencing
-// epoch; rebuilds run blue/green under versioned key prefixes. It also
-// defines the read-model types that readapi serves.
+// Package projections holds the projector runtime that follows the event
+// log through a filtered catch-up subscription to $all and maintains the
+// Redis read models (the projections themselves are in readmodels and
+// churn): read-model writes and the checkpoint are committed in one Redis
+// MULTI/EXEC transaction guarded by a fencing epoch (runtime_commit.go);
+// rebuilds run blue/green under versioned key prefixes, behind catch-up
+// reads shared between projections (runtime_catchup.go). It also holds
+// what readers of the read models need: the key layout (ActivePrefix),
+// positions and lag (position.go).
 //
 // Import rule: domain and eventstore (plus the standard library and Redis
 // client); never commands, readapi or cmd, and no flags or environment.
