@@ -34,231 +34,217 @@ import (
 // (*Decimal).UnmarshalJSON does for a string), an empty array as an empty
 // non-nil slice. The FuzzDecode<Type>Fast targets check it.
 
-// DecodeOrderPlacedFast decodes the stored JSON of an OrderPlaced; ok false
-// means "use encoding/json" (see above), never that the data is wrong.
-func DecodeOrderPlacedFast(b []byte) (e OrderPlaced, ok bool) {
+// fastEvent reads an event object: member reads the value of one key into
+// *e (marking it in r.seen) and reports false for a key that is not one of
+// the type's fields; ok false on anything else fastJSON refuses.
+func fastEvent[T any](b []byte, member func(r *fastJSON, key []byte, e *T) bool) (e T, ok bool) {
 	r := fastJSON{b: b}
-	var seen uint32
-	more := r.openObject()
-	for more {
-		key := r.key()
-		switch string(key) {
-		case "orderId":
-			r.once(&seen, 0)
-			r.uuid(&e.OrderID)
-		case "customerId":
-			r.once(&seen, 1)
-			r.uuid(&e.CustomerID)
-		case "orderNo":
-			r.once(&seen, 2)
-			e.OrderNo = r.str()
-		case "orderedAt":
-			r.once(&seen, 3)
-			r.time(&e.OrderedAt)
-		case "currency":
-			r.once(&seen, 4)
-			e.Currency = r.str()
-		case "lines":
-			r.once(&seen, 5)
-			e.Lines = r.orderLines()
-		case "total":
-			r.once(&seen, 6)
-			r.decimal(&e.Total)
-		case "shippingAddress":
-			r.once(&seen, 7)
-			e.ShippingAddress = r.str()
-		default:
-			return OrderPlaced{}, false
+	for more := r.openObject(); more; more = r.nextMember() {
+		if !member(&r, r.key(), &e) {
+			var zero T
+			return zero, false
 		}
-		more = r.nextMember()
 	}
 	if !r.end() {
-		return OrderPlaced{}, false
+		var zero T
+		return zero, false
 	}
 	return e, true
+}
+
+// DecodeOrderPlacedFast decodes the stored JSON of an OrderPlaced; ok false
+// means "use encoding/json" (see above), never that the data is wrong.
+func DecodeOrderPlacedFast(b []byte) (OrderPlaced, bool) {
+	return fastEvent(b, func(r *fastJSON, key []byte, e *OrderPlaced) bool {
+		switch string(key) {
+		case "orderId":
+			r.once(&r.seen, 0)
+			r.uuid(&e.OrderID)
+		case "customerId":
+			r.once(&r.seen, 1)
+			r.uuid(&e.CustomerID)
+		case "orderNo":
+			r.once(&r.seen, 2)
+			e.OrderNo = r.str()
+		case "orderedAt":
+			r.once(&r.seen, 3)
+			r.time(&e.OrderedAt)
+		case "currency":
+			r.once(&r.seen, 4)
+			e.Currency = r.str()
+		case "lines":
+			r.once(&r.seen, 5)
+			e.Lines = r.orderLines()
+		case "total":
+			r.once(&r.seen, 6)
+			r.decimal(&e.Total)
+		case "shippingAddress":
+			r.once(&r.seen, 7)
+			e.ShippingAddress = r.str()
+		default:
+			return false
+		}
+		return true
+	})
 }
 
 // DecodeOrderCancelledFast decodes the stored JSON of an OrderCancelled;
 // ok false means "use encoding/json".
-func DecodeOrderCancelledFast(b []byte) (e OrderCancelled, ok bool) {
-	r := fastJSON{b: b}
-	var seen uint32
-	more := r.openObject()
-	for more {
-		key := r.key()
+func DecodeOrderCancelledFast(b []byte) (OrderCancelled, bool) {
+	return fastEvent(b, func(r *fastJSON, key []byte, e *OrderCancelled) bool {
 		switch string(key) {
 		case "orderId":
-			r.once(&seen, 0)
+			r.once(&r.seen, 0)
 			r.uuid(&e.OrderID)
 		case "customerId":
-			r.once(&seen, 1)
+			r.once(&r.seen, 1)
 			r.uuid(&e.CustomerID)
 		case "reason":
-			r.once(&seen, 2)
+			r.once(&r.seen, 2)
 			e.Reason = r.str()
 		case "previousStatus":
-			r.once(&seen, 3)
+			r.once(&r.seen, 3)
 			e.PreviousStatus = OrderStatus(r.str())
 		case "total":
-			r.once(&seen, 4)
+			r.once(&r.seen, 4)
 			r.decimal(&e.Total)
 		case "currency":
-			r.once(&seen, 5)
+			r.once(&r.seen, 5)
 			e.Currency = r.str()
 		case "cancelledAt":
-			r.once(&seen, 6)
+			r.once(&r.seen, 6)
 			r.time(&e.CancelledAt)
 		default:
-			return OrderCancelled{}, false
+			return false
 		}
-		more = r.nextMember()
-	}
-	if !r.end() {
-		return OrderCancelled{}, false
-	}
-	return e, true
+		return true
+	})
 }
 
 // DecodeOrderReturnedFast decodes the stored JSON of an OrderReturned; ok
 // false means "use encoding/json".
-func DecodeOrderReturnedFast(b []byte) (e OrderReturned, ok bool) {
-	r := fastJSON{b: b}
-	var seen uint32
-	more := r.openObject()
-	for more {
-		key := r.key()
+func DecodeOrderReturnedFast(b []byte) (OrderReturned, bool) {
+	return fastEvent(b, func(r *fastJSON, key []byte, e *OrderReturned) bool {
 		switch string(key) {
 		case "orderId":
-			r.once(&seen, 0)
+			r.once(&r.seen, 0)
 			r.uuid(&e.OrderID)
 		case "customerId":
-			r.once(&seen, 1)
+			r.once(&r.seen, 1)
 			r.uuid(&e.CustomerID)
 		case "returnNo":
-			r.once(&seen, 2)
+			r.once(&r.seen, 2)
 			e.ReturnNo = r.int()
 		case "lines":
-			r.once(&seen, 3)
+			r.once(&r.seen, 3)
 			e.Lines = r.returnLines()
 		case "amount":
-			r.once(&seen, 4)
+			r.once(&r.seen, 4)
 			r.decimal(&e.Amount)
 		case "currency":
-			r.once(&seen, 5)
+			r.once(&r.seen, 5)
 			e.Currency = r.str()
 		case "reason":
-			r.once(&seen, 6)
+			r.once(&r.seen, 6)
 			e.Reason = r.str()
 		case "returnedTotal":
-			r.once(&seen, 7)
+			r.once(&r.seen, 7)
 			r.decimal(&e.ReturnedTotal)
 		case "returnedAt":
-			r.once(&seen, 8)
+			r.once(&r.seen, 8)
 			r.time(&e.ReturnedAt)
 		default:
-			return OrderReturned{}, false
+			return false
 		}
-		more = r.nextMember()
-	}
-	if !r.end() {
-		return OrderReturned{}, false
-	}
-	return e, true
+		return true
+	})
 }
 
 // DecodeCustomerRegisteredFast decodes the stored JSON of a
 // CustomerRegistered, whose Profile fields are flattened into the event; ok
 // false means "use encoding/json".
-func DecodeCustomerRegisteredFast(b []byte) (e CustomerRegistered, ok bool) {
-	r := fastJSON{b: b}
-	var seen uint32
-	more := r.openObject()
-	for more {
-		key := r.key()
+func DecodeCustomerRegisteredFast(b []byte) (CustomerRegistered, bool) {
+	return fastEvent(b, func(r *fastJSON, key []byte, e *CustomerRegistered) bool {
 		switch string(key) {
 		case "customerId":
-			r.once(&seen, 0)
+			r.once(&r.seen, 0)
 			r.uuid(&e.CustomerID)
 		case "name":
-			r.once(&seen, 1)
+			r.once(&r.seen, 1)
 			e.Name = r.str()
 		case "region":
-			r.once(&seen, 2)
+			r.once(&r.seen, 2)
 			e.Region = r.str()
 		case "industry":
-			r.once(&seen, 3)
+			r.once(&r.seen, 3)
 			e.Industry = r.str()
 		case "address":
-			r.once(&seen, 4)
+			r.once(&r.seen, 4)
 			e.Address = r.str()
 		case "zip":
-			r.once(&seen, 5)
+			r.once(&r.seen, 5)
 			e.Zip = r.str()
 		case "phone":
-			r.once(&seen, 6)
+			r.once(&r.seen, 6)
 			e.Phone = r.str()
 		case "fax":
-			r.once(&seen, 7)
+			r.once(&r.seen, 7)
 			e.Fax = r.str()
 		case "website":
-			r.once(&seen, 8)
+			r.once(&r.seen, 8)
 			e.Website = r.str()
 		case "licenceNo":
-			r.once(&seen, 9)
+			r.once(&r.seen, 9)
 			e.LicenceNo = r.str()
 		case "legalRepresentative":
-			r.once(&seen, 10)
+			r.once(&r.seen, 10)
 			e.LegalRepresentative = r.str()
 		case "registeredCapital":
-			r.once(&seen, 11)
+			r.once(&r.seen, 11)
 			e.RegisteredCapital = r.str()
 		case "annualRevenue":
-			r.once(&seen, 12)
+			r.once(&r.seen, 12)
 			e.AnnualRevenue = r.str()
 		case "bank":
-			r.once(&seen, 13)
+			r.once(&r.seen, 13)
 			e.Bank = r.str()
 		case "bankAccount":
-			r.once(&seen, 14)
+			r.once(&r.seen, 14)
 			e.BankAccount = r.str()
 		case "localTaxNo":
-			r.once(&seen, 15)
+			r.once(&r.seen, 15)
 			e.LocalTaxNo = r.str()
 		case "nationalTaxNo":
-			r.once(&seen, 16)
+			r.once(&r.seen, 16)
 			e.NationalTaxNo = r.str()
 		case "level":
-			r.once(&seen, 17)
+			r.once(&r.seen, 17)
 			e.Level = r.int()
 		case "credit":
-			r.once(&seen, 18)
+			r.once(&r.seen, 18)
 			e.Credit = r.int()
 		case "satisfaction":
-			r.once(&seen, 19)
+			r.once(&r.seen, 19)
 			e.Satisfaction = r.int()
 		case "ownerId":
-			r.once(&seen, 20)
+			r.once(&r.seen, 20)
 			e.OwnerID = r.str()
 		case "opportunityId":
-			r.once(&seen, 21)
+			r.once(&r.seen, 21)
 			id := new(uuid.UUID)
 			r.uuid(id)
 			e.OpportunityID = id
 		case "externalRef":
-			r.once(&seen, 22)
+			r.once(&r.seen, 22)
 			e.ExternalRef = r.str()
 		case "registeredAt":
-			r.once(&seen, 23)
+			r.once(&r.seen, 23)
 			r.time(&e.RegisteredAt)
 		default:
-			return CustomerRegistered{}, false
+			return false
 		}
-		more = r.nextMember()
-	}
-	if !r.end() {
-		return CustomerRegistered{}, false
-	}
-	return e, true
+		return true
+	})
 }
 
 // orderLines reads the array of an OrderPlaced's lines.
@@ -357,9 +343,9 @@ type fastJSON struct {
 	// of one each (nothing keeps text once the decoder returns: a Decimal
 	// holds no string, and string fields are copied by str).
 	text string
-	// elemSeen marks the members read of the current array element
-	// (fastObjects).
-	elemSeen uint32
+	// seen marks the members read of the event object (fastEvent),
+	// elemSeen those of the current array element (fastObjects).
+	seen, elemSeen uint32
 }
 
 func (r *fastJSON) ws() {
