@@ -78,9 +78,6 @@ Flags:
 		errs = append(errs, fmt.Errorf("--seed %q: want an unsigned integer such as 1 or 42", seed))
 	}
 	cfg.seed = s
-	if cfg.dataDir == "" && cfg.eventStoreURL == "" {
-		errs = append(errs, errors.New("--data (CRM_DATA_DIR) must not be empty"))
-	}
 	switch {
 	case cfg.customers < 1:
 		errs = append(errs, fmt.Errorf("--customers must be at least 1, not %d", cfg.customers))
@@ -90,18 +87,9 @@ Flags:
 	if cfg.workers < 1 || cfg.workers > 256 {
 		errs = append(errs, errors.New("--workers must be between 1 and 256"))
 	}
-	if err := validateProgress(cfg.progress); err != nil {
-		errs = append(errs, err)
-	}
-	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
-		errs = append(errs, err)
-	}
-	lvl, err := parseLogLevel(level)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	lvl, shared := checkStoreCommandFlags(cfg.dataDir, cfg.eventStoreURL, cfg.progress, level)
 	cfg.logLevel = lvl
-	return cfg, errors.Join(errs...)
+	return cfg, errors.Join(append(errs, shared...)...)
 }
 
 // runDemo is "crm demo".

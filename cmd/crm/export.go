@@ -112,24 +112,12 @@ func parseExportConfig(args []string, getenv func(string) string, stderr io.Writ
 	cfg.filter.StreamPrefixes, cfg.filter.Types = prefixes, types
 	cfg.eventStoreURL = strings.TrimSpace(getenv("EVENTSTORE_URL"))
 	var errs []error
-	if cfg.dataDir == "" && cfg.eventStoreURL == "" {
-		errs = append(errs, errors.New("--data (CRM_DATA_DIR) must not be empty"))
-	}
 	if f := cfg.filter; !f.Since.IsZero() && !f.Until.IsZero() && !f.Since.Before(f.Until) {
 		errs = append(errs, fmt.Errorf("--since %s is not before --until %s: the time range is empty", f.Since.Format(time.RFC3339Nano), f.Until.Format(time.RFC3339Nano)))
 	}
-	if err := validateProgress(cfg.progress); err != nil {
-		errs = append(errs, err)
-	}
-	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
-		errs = append(errs, err)
-	}
-	lvl, err := parseLogLevel(level)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	lvl, shared := checkStoreCommandFlags(cfg.dataDir, cfg.eventStoreURL, cfg.progress, level)
 	cfg.logLevel = lvl
-	return cfg, errors.Join(errs...)
+	return cfg, errors.Join(append(errs, shared...)...)
 }
 
 // runExport is "crm export".

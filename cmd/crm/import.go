@@ -85,24 +85,12 @@ Flags:
 	if cfg.file == "" {
 		errs = append(errs, errors.New("missing FILE (the Online Retail CSV or CSV.GZ file)"))
 	}
-	if cfg.dataDir == "" && cfg.eventStoreURL == "" {
-		errs = append(errs, errors.New("--data (CRM_DATA_DIR) must not be empty"))
-	}
 	if cfg.workers < 1 || cfg.workers > 1024 {
 		errs = append(errs, errors.New("--workers must be between 1 and 1024"))
 	}
-	if err := validateProgress(cfg.progress); err != nil {
-		errs = append(errs, err)
-	}
-	if err := validateEventStoreURL(cfg.eventStoreURL); err != nil {
-		errs = append(errs, err)
-	}
-	lvl, err := parseLogLevel(level)
-	if err != nil {
-		errs = append(errs, err)
-	}
+	lvl, shared := checkStoreCommandFlags(cfg.dataDir, cfg.eventStoreURL, cfg.progress, level)
 	cfg.logLevel = lvl
-	return cfg, errors.Join(errs...)
+	return cfg, errors.Join(append(errs, shared...)...)
 }
 
 // runImport is "crm import SOURCE ...".
@@ -163,6 +151,28 @@ func importOnlineRetail(ctx context.Context, cfg importConfig, logger *slog.Logg
 		Progress: progressFor(cfg.progress, stderr, logger),
 	})
 	return sum, err
+}
+
+// checkStoreCommandFlags checks what the offline commands on the event
+// store (import, demo, export) share: a data directory unless
+// EVENTSTORE_URL names a store, --progress, EVENTSTORE_URL and the log
+// level. It returns the log level and the problems found.
+func checkStoreCommandFlags(dataDir, eventStoreURL, progress, level string) (slog.Level, []error) {
+	var errs []error
+	if dataDir == "" && eventStoreURL == "" {
+		errs = append(errs, errors.New("--data (CRM_DATA_DIR) must not be empty"))
+	}
+	if err := validateProgress(progress); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateEventStoreURL(eventStoreURL); err != nil {
+		errs = append(errs, err)
+	}
+	lvl, err := parseLogLevel(level)
+	if err != nil {
+		errs = append(errs, err)
+	}
+	return lvl, errs
 }
 
 // validateProgress checks a --progress value (what progressFor takes).
