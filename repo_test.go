@@ -221,6 +221,13 @@ var importRules = []importRule{
 		why:        "internal/dataset (where the shared data sets are) imports no CRM package",
 	},
 	{
+		pkg:        "internal/retailtest",
+		allow:      []string{"internal/retailtest", "internal/dataset", "eventstore", "importer"},
+		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},
+		denyCalls:  envAndFlags,
+		why:        "internal/retailtest (the Online Retail import for tests) imports eventstore, importer and internal/dataset only",
+	},
+	{
 		pkg:        "internal/eventcodec",
 		allow:      []string{"internal/eventcodec", "domain/...", "eventstore"},
 		denyDirect: []string{"flag", "github.com/gin-gonic/gin/...", "github.com/redis/go-redis/..."},

@@ -12,8 +12,8 @@ import (
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
-	"github.com/crm-es/crm/importer"
 	"github.com/crm-es/crm/internal/dataset"
+	"github.com/crm-es/crm/internal/retailtest"
 )
 
 // BenchmarkLinkerOnlineRetail imports the Online Retail file named by
@@ -22,21 +22,9 @@ import (
 // the customer with the most events, read with the linker caught up and
 // with no link at all ($all scanned). Skipped without the file.
 func BenchmarkLinkerOnlineRetail(b *testing.B) {
-	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
-	if err != nil {
-		b.Skip(err)
-	}
 	ctx := context.Background()
 	s := openStore(b)
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum, err := importer.ImportOnlineRetail(ctx, s, f, importer.Options{})
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	sum := retailtest.Import(b, ctx, s, os.Getenv(dataset.OnlineRetailEnv))
 	// The customer with the most events.
 	counts := map[uuid.UUID]int{}
 	after := eventstore.Checkpoint{}

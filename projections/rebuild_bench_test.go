@@ -9,9 +9,9 @@ import (
 
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
-	"github.com/crm-es/crm/importer"
 	"github.com/crm-es/crm/internal/dataset"
 	"github.com/crm-es/crm/internal/redistest"
+	"github.com/crm-es/crm/internal/retailtest"
 	"github.com/crm-es/crm/projections"
 	"github.com/crm-es/crm/projections/readmodels"
 )
@@ -21,25 +21,13 @@ import (
 // read model from the start of $all into an empty Redis, beside the raw
 // $all read rate. Skipped without the file.
 func BenchmarkRebuildOnlineRetail(b *testing.B) {
-	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
-	if err != nil {
-		b.Skip(err)
-	}
 	ctx := context.Background()
 	store, err := eventstore.Open(ctx, eventstore.Config{DataDir: b.TempDir()})
 	if err != nil {
 		b.Fatal(err)
 	}
 	defer store.Close()
-	f, err := os.Open(path)
-	if err != nil {
-		b.Fatal(err)
-	}
-	sum, err := importer.ImportOnlineRetail(ctx, store, f, importer.Options{})
-	f.Close()
-	if err != nil {
-		b.Fatal(err)
-	}
+	sum := retailtest.Import(b, ctx, store, os.Getenv(dataset.OnlineRetailEnv))
 	head, err := store.Head(ctx)
 	if err != nil {
 		b.Fatal(err)
