@@ -2,9 +2,7 @@ package projections_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -141,34 +139,9 @@ func waitCaughtUp(t *testing.T, rt *projections.Runtime, head uint64) {
 
 func dumpActive(t *testing.T, rdb *redis.Client, name string) map[string]string {
 	t.Helper()
-	ctx := context.Background()
-	prefix, ok, err := projections.ActivePrefix(ctx, rdb, name)
+	prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, name)
 	if err != nil || !ok {
 		t.Fatalf("%s: no active generation (%v)", name, err)
 	}
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		var v string
-		switch typ := rdb.Type(ctx, k).Val(); typ {
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "zset":
-			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
-				v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
-			}
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = strings.Join(m, ";")
-		default:
-			v = "type " + typ
-		}
-		out[strings.TrimPrefix(k, prefix)] = v
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return redistest.Dump(t, rdb, prefix)
 }

@@ -10,7 +10,6 @@ import (
 	"os"
 	"os/exec"
 	"slices"
-	"sort"
 	"strconv"
 	"strings"
 	"sync"
@@ -237,42 +236,7 @@ func dump(t *testing.T, rdb *redis.Client, name string) map[string]string {
 	if err != nil || !ok {
 		t.Fatalf("no active generation of %s: %v", name, err)
 	}
-	return dumpPrefix(t, rdb, prefix)
-}
-
-func dumpPrefix(t *testing.T, rdb *redis.Client, prefix string) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		typ, err := rdb.Type(ctx, k).Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		var v string
-		switch typ {
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "zset":
-			zs := rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-			for _, z := range zs {
-				v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
-			}
-		case "set":
-			m := rdb.SMembers(ctx, k).Val()
-			sort.Strings(m)
-			v = strings.Join(m, ";")
-		default:
-			v = "type " + typ
-		}
-		out[strings.TrimPrefix(k, prefix)] = typ + ":" + v
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
+	return redistest.Dump(t, rdb, prefix)
 }
 
 func keysWithPrefix(t *testing.T, rdb *redis.Client, prefix string) int {

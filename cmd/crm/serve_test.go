@@ -8,7 +8,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"sort"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -259,47 +258,6 @@ func (s slowProjection) Handle(ctx context.Context, tx projections.Tx, e project
 	return s.Projection.Handle(ctx, tx, e)
 }
 
-// dumpReadModels returns every key of every served generation, relative to
-// its generation (typed values), so generations with other names compare.
-func dumpReadModels(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	for _, p := range allProjections() {
-		prefix, ok, err := projections.ActivePrefix(ctx, rdb, p.Name())
-		if err != nil || !ok {
-			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
-		}
-		iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			k := iter.Val()
-			typ := rdb.Type(ctx, k).Val()
-			var v string
-			switch typ {
-			case "string":
-				v = rdb.Get(ctx, k).Val()
-			case "zset":
-				for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
-					v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
-				}
-			case "set":
-				m := rdb.SMembers(ctx, k).Val()
-				sort.Strings(m)
-				v = strings.Join(m, ";")
-			case "hash":
-				v = fmt.Sprint(rdb.HGetAll(ctx, k).Val())
-			case "list":
-				v = strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), ";")
-			}
-			out[p.Name()+"|"+strings.TrimPrefix(k, prefix)] = typ + ":" + v
-		}
-		if err := iter.Err(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return out
-}
-
 // TestReadyzDuringRedisLoss: serving with REDIS_URL, a FLUSHALL and then a
 // Redis restart each make the projectors rebuild every read model from the
 // log; meanwhile /readyz answers 503 with a problem naming the rebuilding
@@ -416,4 +374,21 @@ func TestChurnFlags(t *testing.T) {
 			}
 		})
 	}
+}
+
+// dumpReadModels returns every key of every served generation, relative to
+// its generation (typed values), so generations with other names compare.
+func dumpReadModels(t *testing.T, rdb *redis.Client) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, p := range allProjections() {
+		prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, p.Name())
+		if err != nil || !ok {
+			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
+		}
+		for k, v := range redistest.Dump(t, rdb, prefix) {
+			out[p.Name()+"|"+k] = v
+		}
+	}
+	return out
 }

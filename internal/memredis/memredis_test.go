@@ -2,9 +2,7 @@ package memredis_test
 
 import (
 	"context"
-	"fmt"
 	"os"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -96,46 +94,6 @@ func caughtUp(t *testing.T, rt *projections.Runtime, head uint64) {
 
 // dump returns every read-model key of the served generations, relative
 // to their generation prefix, typed.
-func dump(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	out := map[string]string{}
-	for _, p := range allProjections() {
-		prefix, ok, err := projections.ActivePrefix(ctx, rdb, p.Name())
-		if err != nil || !ok {
-			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
-		}
-		keys, err := rdb.Keys(ctx, prefix+"*").Result()
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range keys {
-			var v string
-			switch typ := rdb.Type(ctx, k).Val(); typ {
-			case "string":
-				v = rdb.Get(ctx, k).Val()
-			case "zset":
-				for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
-					v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
-				}
-			case "set":
-				m := rdb.SMembers(ctx, k).Val()
-				sort.Strings(m)
-				v = strings.Join(m, ";")
-			case "list":
-				v = strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), ";")
-			case "hash":
-				v = fmt.Sprint(rdb.HGetAll(ctx, k).Val())
-			default:
-				t.Fatalf("%s: type %s", k, typ)
-			}
-			out[p.Name()+"|"+strings.TrimPrefix(k, prefix)] = keyType(rdb, k) + ":" + v
-		}
-	}
-	return out
-}
-
-func keyType(rdb *redis.Client, k string) string { return rdb.Type(context.Background(), k).Val() }
 
 // TestProjectorScriptsOnEmbeddedStore runs the real projectors (every Lua
 // script of the runtime: lease acquire, renew and release, the fenced
@@ -229,4 +187,21 @@ func TestProjectorScriptsOnEmbeddedStore(t *testing.T) {
 	if diff := cmp.Diff(wantRisks, gotRisks); diff != "" {
 		t.Errorf("risks (-redis +embedded):\n%s", diff)
 	}
+}
+
+// dump returns every key of every projection's served generation (as
+// "projection|key").
+func dump(t *testing.T, rdb *redis.Client) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	for _, p := range allProjections() {
+		prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, p.Name())
+		if err != nil || !ok {
+			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
+		}
+		for k, v := range redistest.Dump(t, rdb, prefix) {
+			out[p.Name()+"|"+k] = v
+		}
+	}
+	return out
 }

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"sort"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -127,37 +126,6 @@ func (e *env) caughtUp(t *testing.T, rt *projections.Runtime) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-}
-
-// dump returns every key of the churn projection's served generation.
-func dump(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	prefix, ok, err := projections.ActivePrefix(ctx, rdb, churn.ProjectionName)
-	if err != nil || !ok {
-		t.Fatalf("no active churn generation (%v)", err)
-	}
-	out := map[string]string{}
-	iter := rdb.Scan(ctx, 0, prefix+"*", 1000).Iterator()
-	for iter.Next(ctx) {
-		k := iter.Val()
-		var v string
-		switch typ := rdb.Type(ctx, k).Val(); typ {
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "zset":
-			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
-				v += fmt.Sprintf("%v=%g;", z.Member, z.Score)
-			}
-		default:
-			t.Fatalf("%s: unexpected type %s", k, typ)
-		}
-		out[strings.TrimPrefix(k, prefix)] = v
-	}
-	if err := iter.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return out
 }
 
 // TestSignalsProjectionDeterministic: the signals read model after a
@@ -635,4 +603,14 @@ func TestFailedWarningRetried(t *testing.T) {
 	if r := readRisk(t, e.r.Client, id); r.Band != churn.BandHigh {
 		t.Errorf("risk after the retry: %+v", r)
 	}
+}
+
+// dump returns every key of the churn projection's served generation.
+func dump(t *testing.T, rdb *redis.Client) map[string]string {
+	t.Helper()
+	prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, churn.ProjectionName)
+	if err != nil || !ok {
+		t.Fatalf("no active churn generation (%v)", err)
+	}
+	return redistest.Dump(t, rdb, prefix)
 }
