@@ -169,12 +169,8 @@ func (l *Linker) Run(ctx context.Context) error {
 		l.mu.Unlock()
 		l.live.Store(false)
 		l.log.Warn("audit linker failed; restarting from its checkpoint", "err", err, "retry_in", delay)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, delay); err != nil {
+			return err
 		}
 		delay = min(delay*2, l.cfg.RetryMax)
 	}
@@ -509,4 +505,16 @@ func SaveCheckpoint(ctx context.Context, src Source, cp eventstore.Checkpoint) e
 		return storeErr("append to", CheckpointStream, err)
 	}
 	return nil
+}
+
+// sleep waits d, or returns ctx's error when ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
 }

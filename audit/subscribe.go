@@ -5,7 +5,6 @@ import (
 	"errors"
 	"math"
 	"strings"
-	"time"
 
 	"github.com/EventStore/EventStore-Client-Go/v4/esdb"
 
@@ -76,12 +75,8 @@ func (l *Linker) subscribe(ctx context.Context, from eventstore.Checkpoint, hand
 			delay = l.cfg.RetryMin
 		}
 		l.log.Warn("audit linker subscription dropped; resubscribing", "after", last.String(), "retry_in", delay, "err", err)
-		t := time.NewTimer(delay)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return ctx.Err()
-		case <-t.C:
+		if err := sleep(ctx, delay); err != nil {
+			return err
 		}
 		delay = min(delay*2, l.cfg.RetryMax)
 	}
