@@ -200,23 +200,6 @@ func (b *batchTx) reset() {
 
 func (b *batchTx) empty() bool { return b.nops == 0 && len(b.parked) == 0 }
 
-// args appends the live ops (superseded SETs left out) to dst.
-func (b *batchTx) args(dst []any) []any {
-	for i := 0; i < len(b.ops); {
-		n, _ := strconv.Atoi(b.ops[i+1].(string))
-		if b.ops[i].(string) != "" {
-			for _, a := range b.ops[i : i+2+n] {
-				if dv, ok := a.(*docVal); ok {
-					a, _ = dv.encode(nil)
-				}
-				dst = append(dst, a)
-			}
-		}
-		i += 2 + n
-	}
-	return dst
-}
-
 // touch records that an op other than SET writes key: an earlier SET of
 // it may no longer be superseded (the commit script checks key types in
 // op order).

@@ -201,3 +201,21 @@ func TestBatchTxDocEncodeFailure(t *testing.T) {
 		t.Fatalf("plan = %v, want errEncode naming the cause", err)
 	}
 }
+
+// args appends the batch's live ops (superseded SETs left out) to dst, as
+// name, nargs, args... (documents encoded): what the tests inspect.
+func (b *batchTx) args(dst []any) []any {
+	for i := 0; i < len(b.ops); {
+		n, _ := strconv.Atoi(b.ops[i+1].(string))
+		if b.ops[i].(string) != "" {
+			for _, a := range b.ops[i : i+2+n] {
+				if dv, ok := a.(*docVal); ok {
+					a, _ = dv.encode(nil)
+				}
+				dst = append(dst, a)
+			}
+		}
+		i += 2 + n
+	}
+	return dst
+}
