@@ -387,7 +387,7 @@ func stoppedTrack(t *testing.T, rt *Runtime, name string, epochDelta int64) *tra
 	return tr
 }
 
-// TestRuntimeCheckpointNeverBackwardsAndFenced: the commit script refuses
+// TestRuntimeCheckpointNeverBackwardsAndFenced: the commit refuses
 // a checkpoint at or before the stored one and a stale epoch, writing
 // nothing.
 func TestRuntimeCheckpointNeverBackwardsAndFenced(t *testing.T) {

@@ -9,10 +9,6 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// maxOpArgs bounds the members of one buffered ZADD/ZREM/SADD/SREM/DEL:
-// longer ones are split (the commit script unpacks each op's arguments).
-const maxOpArgs = 1000
-
 // cacheLimit bounds the per-track cache of committed values (approximate
 // bytes); it is dropped when it grows past this.
 const cacheLimit = 12 << 20
@@ -201,7 +197,7 @@ func (b *batchTx) reset() {
 func (b *batchTx) empty() bool { return b.nops == 0 && len(b.parked) == 0 }
 
 // touch records that an op other than SET writes key: an earlier SET of
-// it may no longer be superseded (the commit script checks key types in
+// it may no longer be superseded (the commit plan checks key types in
 // op order).
 func (b *batchTx) touch(key string) {
 	if prev, had := b.sets[key]; had {
@@ -292,17 +288,16 @@ func (b *batchTx) set(key string, c cached, v any) {
 
 // Del implements Tx.
 func (b *batchTx) Del(keys ...string) {
-	for len(keys) > 0 {
-		n := min(len(keys), maxOpArgs)
-		args := make([]string, n)
-		for i, k := range keys[:n] {
-			b.remember(k, cached{})
-			b.touch(k)
-			args[i] = b.prefix + k
-		}
-		b.op("DEL", args...)
-		keys = keys[n:]
+	if len(keys) == 0 {
+		return
 	}
+	args := make([]string, len(keys))
+	for i, k := range keys {
+		b.remember(k, cached{})
+		b.touch(k)
+		args[i] = b.prefix + k
+	}
+	b.op("DEL", args...)
 }
 
 // ZAdd implements Tx.
@@ -321,12 +316,11 @@ func (b *batchTx) SAdd(key string, members ...string) { b.members("SADD", key, m
 func (b *batchTx) SRem(key string, members ...string) { b.members("SREM", key, members) }
 
 func (b *batchTx) members(name, key string, members []string) {
-	b.touch(key)
-	for len(members) > 0 {
-		n := min(len(members), maxOpArgs)
-		b.op(name, append([]string{b.prefix + key}, members[:n]...)...)
-		members = members[n:]
+	if len(members) == 0 {
+		return
 	}
+	b.touch(key)
+	b.op(name, append([]string{b.prefix + key}, members...)...)
 }
 
 // txMark is a savepoint: the writes of one event are rolled back when its
