@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strconv"
@@ -37,7 +38,12 @@ import (
 // customer's events appended in their original order), then measures in
 // the same run:
 //
-//   - raw-all-events/s: a plain $all read through the client (the ceiling);
+//   - raw-all-events/s, raw-all-cpu-us/event: a plain $all read through the
+//     client (the ceiling) and the CPU it costs this process (event store
+//     and client);
+//   - read-decode-events/s, read-decode-cpu-us/event: the same read with
+//     every event decoded by the projector's codec, what any rebuild must
+//     do whatever its read models;
 //   - redis-set/s: redis-benchmark -P 16 -t set against the same redis-server;
 //   - rebuild-events/s: every read model built together from the start of
 //     $all into an empty Redis by the Runtime, running in a child process
@@ -48,7 +54,11 @@ import (
 //     GOMEMLIMIT=400MiB unless the environment sets them);
 //   - cpu-us/event, store-cpu-us/event, redis-cpu-us/event: CPU time of the
 //     projector process, of this process (the embedded event store serving
-//     the reads) and of the redis-server during the rebuild.
+//     the reads) and of the redis-server during the rebuild;
+//   - cpu-bound-events/s: the machine's cores divided by the CPU one event
+//     of the rebuild costs in all three processes together, the rate the
+//     rebuild could reach if it kept every core busy; read-decode-bound-events/s:
+//     the same for reading and decoding alone.
 //
 // CRM_BENCH_EVENTS overrides the event count (default 1,000,000);
 // CRM_BENCH_ONLINE_RETAIL names the source file; CRM_BENCH_REBUILD_PROFILE
@@ -86,8 +96,11 @@ func BenchmarkRebuildMillion(b *testing.B) {
 
 	// (a) Raw $all read through the client.
 	stop := cpuProfile(b, "CRM_BENCH_RAW_PROFILE")
-	raw := rawReadRate(b, ctx, store, total)
+	raw, rawCPU := rawReadRate(b, ctx, store, total, nil)
 	stop()
+	// (a') The same read with every event decoded as the projector decodes
+	// it: what the rebuild cannot do without, whatever its read models.
+	decRate, decCPU := rawReadRate(b, ctx, store, total, commands.NewCodec())
 
 	r := redistest.Start(b)
 	// (b) redis-benchmark SET rate against the same redis-server.
@@ -107,6 +120,16 @@ func BenchmarkRebuildMillion(b *testing.B) {
 		rate := float64(total) / res.elapsed.Seconds()
 		b.ReportMetric(rate, "rebuild-events/s")
 		b.ReportMetric(raw, "raw-all-events/s")
+		b.ReportMetric(rawCPU, "raw-all-cpu-us/event")
+		b.ReportMetric(decRate, "read-decode-events/s")
+		b.ReportMetric(decCPU, "read-decode-cpu-us/event")
+		// CPU-bound ceilings on this machine: its cores divided by the CPU
+		// one event costs, all processes together (projector, redis-server,
+		// event store), and by what reading and decoding alone cost.
+		cores := float64(runtime.NumCPU())
+		perEvent := (res.cpu + scpu + rcpu).Seconds() * 1e6 / float64(total)
+		b.ReportMetric(cores*1e6/perEvent, "cpu-bound-events/s")
+		b.ReportMetric(cores*1e6/decCPU, "read-decode-bound-events/s")
 		if setOK {
 			b.ReportMetric(setRate, "redis-set/s")
 		}
@@ -388,8 +411,9 @@ func rebuildAll(b testing.TB, ctx context.Context, store *eventstore.Store, rdb 
 	}
 }
 
-func rawReadRate(b *testing.B, ctx context.Context, store *eventstore.Store, total int) float64 {
+func rawReadRate(b *testing.B, ctx context.Context, store *eventstore.Store, total int, codec *eventstore.Codec) (rate, cpuPerEvent float64) {
 	b.Helper()
+	cpu0 := processCPU(b)
 	start := time.Now()
 	var after eventstore.Checkpoint
 	n := 0
@@ -399,8 +423,14 @@ func rawReadRate(b *testing.B, ctx context.Context, store *eventstore.Store, tot
 			b.Fatal(err)
 		}
 		for _, e := range evs {
-			if !e.IsSystem() {
-				n++
+			if e.IsSystem() {
+				continue
+			}
+			n++
+			if codec != nil {
+				if _, err := codec.DecodeRecorded(e); err != nil {
+					b.Fatalf("decode %s %s@%d: %v", e.Type, e.Stream, e.Revision, err)
+				}
 			}
 		}
 		if len(evs) < 4096 {
@@ -411,9 +441,14 @@ func rawReadRate(b *testing.B, ctx context.Context, store *eventstore.Store, tot
 	if n != total {
 		b.Fatalf("raw read: %d events, want %d", n, total)
 	}
-	rate := float64(n) / time.Since(start).Seconds()
-	b.Logf("raw $all read through the client: %d events at %.0f events/s", n, rate)
-	return rate
+	rate = float64(n) / time.Since(start).Seconds()
+	cpuPerEvent = (processCPU(b) - cpu0).Seconds() * 1e6 / float64(n)
+	what := "raw $all read through the client"
+	if codec != nil {
+		what += ", every event decoded"
+	}
+	b.Logf("%s: %d events at %.0f events/s, %.1f µs of CPU per event (event store and client)", what, n, rate, cpuPerEvent)
+	return rate, cpuPerEvent
 }
 
 // redisSetRate runs redis-benchmark -P 16 -t set -n 1000000 -q against
