@@ -65,7 +65,8 @@ import (
 // writes a CPU profile of the projector process, CRM_BENCH_BLOCK_PROFILE a
 // blocking profile of it (where its goroutines wait), CRM_BENCH_HEAP_PROFILE a
 // heap profile of it halfway, CRM_BENCH_RAW_PROFILE a CPU profile of the
-// raw read.
+// raw read, CRM_BENCH_STORE_PROFILE one of this process (the event store)
+// during the rebuild.
 func BenchmarkRebuildMillion(b *testing.B) {
 	path, err := dataset.OnlineRetail(os.Getenv(dataset.OnlineRetailEnv))
 	if err != nil {
@@ -114,7 +115,9 @@ func BenchmarkRebuildMillion(b *testing.B) {
 		rcpu0 := redisCPU(b, r)
 		scpu0 := processCPU(b)
 		_ = r.Client.ConfigResetStat(context.Background()).Err()
+		stopStore := cpuProfile(b, "CRM_BENCH_STORE_PROFILE")
 		res := runChildProjector(b, storeURL, r.Addr(), head)
+		stopStore()
 		scpu, rcpu := processCPU(b)-scpu0, redisCPU(b, r)-rcpu0
 		logCommandStats(b, r, total)
 		rate := float64(total) / res.elapsed.Seconds()

@@ -30,6 +30,9 @@ type reader struct {
 	structured bool
 	resolve    bool
 	pool       mem.BufferPool
+	// page is the memory of the $all reads: each event is encoded for the
+	// wire (sendEvent) before the next page is read.
+	page store.Page
 }
 
 // Read serves plain reads and subscriptions of one stream or of $all.
@@ -265,7 +268,7 @@ func (r *reader) readAll(o *streams.ReadReq_Options_AllOptions, backwards bool, 
 				to = from + (count - sent) - 1
 			}
 		}
-		evs, err := r.srv.store.ReadRange(from, to)
+		evs, err := r.srv.store.ReadRangeInto(&r.page, from, to)
 		if err != nil {
 			return r.srv.storeError(err).send(r.call.SetTrailer)
 		}
@@ -482,7 +485,7 @@ func (r *reader) subscribeAll(o *streams.ReadReq_Options_AllOptions, f *filter) 
 				live = false
 			}
 			to := min(next+readPage-1, head)
-			evs, err := st.ReadRange(next, to)
+			evs, err := st.ReadRangeInto(&r.page, next, to)
 			if err != nil {
 				return r.srv.storeError(err).send(r.call.SetTrailer)
 			}

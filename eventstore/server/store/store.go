@@ -350,6 +350,29 @@ func (s *Store) TombstonePosition(name string) uint64 {
 
 // ReadRange reads the events with positions in [from, to], ascending.
 func (s *Store) ReadRange(from, to uint64) ([]Event, error) {
+	return s.readRange(nil, from, to)
+}
+
+// Page holds the memory of range reads for a caller that reads page after
+// page and is done with a page's events before it reads the next one (the
+// $all readers, which encode each event for the wire as they go): its events
+// and their Data and Metadata live in memory the next ReadRangeInto reuses.
+// The zero Page is ready to use.
+type Page struct {
+	locs   []loc
+	events []Event
+	buf    []byte
+}
+
+// ReadRangeInto is ReadRange into p: the events it returns (and their Data
+// and Metadata) are valid until the next call with p. Reusing the memory
+// keeps a long catch-up read from producing garbage at the rate it reads.
+func (s *Store) ReadRangeInto(p *Page, from, to uint64) ([]Event, error) {
+	return s.readRange(p, from, to)
+}
+
+// readRange reads [from, to] into p, or into memory of its own when p is nil.
+func (s *Store) readRange(p *Page, from, to uint64) ([]Event, error) {
 	if head := s.visible.Load(); to > head {
 		to = head
 	}
@@ -359,11 +382,30 @@ func (s *Store) ReadRange(from, to uint64) ([]Event, error) {
 	if from > to {
 		return nil, nil
 	}
-	ps := make([]uint64, 0, to-from+1)
-	for p := from; p <= to; p++ {
-		ps = append(ps, p)
+	s.mu.RLock()
+	if to > uint64(len(s.locs)) {
+		s.mu.RUnlock()
+		return nil, fmt.Errorf("event store: position %d out of range", to)
 	}
-	return s.Read(ps)
+	var locs []loc
+	if p != nil {
+		locs = p.locs[:0]
+	}
+	locs = append(locs, s.locs[from-1:to]...)
+	files := s.chunks
+	s.mu.RUnlock()
+	if files == nil {
+		return nil, ErrClosed
+	}
+	if p == nil {
+		return s.readLocs(files, locs, make([]Event, 0, len(locs)), nil)
+	}
+	p.locs = locs
+	evs, err := s.readLocs(files, locs, p.events[:0], &p.buf)
+	if err == nil {
+		p.events = evs
+	}
+	return evs, err
 }
 
 // Read reads the events at the given positions (each ≤ Head), in the given order.
@@ -385,11 +427,18 @@ func (s *Store) Read(positions []uint64) ([]Event, error) {
 	if files == nil {
 		return nil, ErrClosed
 	}
+	return s.readLocs(files, locs, make([]Event, 0, len(positions)), nil)
+}
 
-	out := make([]Event, 0, len(positions))
+// readLocs reads and decodes the events at locs, appending them to out.
+// Runs of events in one chunk whose bytes lie close together are read
+// with one read, into memory of their own, or, when buf is not nil, into
+// *buf (grown as needed), which the events then alias.
+func (s *Store) readLocs(files []*os.File, locs []loc, out []Event, buf *[]byte) ([]Event, error) {
+	if buf != nil {
+		*buf = (*buf)[:0]
+	}
 	for i := 0; i < len(locs); {
-		// Group a run of events in one chunk whose bytes lie close together
-		// into one read.
 		j := i + 1
 		start, end := int64(locs[i].off), int64(locs[i].off)+int64(locs[i].n)
 		for j < len(locs) && locs[j].chunk == locs[i].chunk {
@@ -400,13 +449,26 @@ func (s *Store) Read(positions []uint64) ([]Event, error) {
 			end = e
 			j++
 		}
-		buf := make([]byte, end-start)
-		if _, err := files[locs[i].chunk].ReadAt(buf, start); err != nil {
+		var b []byte
+		if buf == nil {
+			b = make([]byte, end-start)
+		} else {
+			// Earlier events of this read alias *buf: a buffer that must
+			// grow moves to new memory and leaves them where they are.
+			n := len(*buf)
+			if cap(*buf)-n < int(end-start) {
+				*buf = make([]byte, 0, max(2*cap(*buf), n+int(end-start), 1<<20))
+				n = 0
+			}
+			*buf = (*buf)[:n+int(end-start)]
+			b = (*buf)[n:]
+		}
+		if _, err := files[locs[i].chunk].ReadAt(b, start); err != nil {
 			return nil, fmt.Errorf("event store: read %s at %d: %w", chunkName(int(locs[i].chunk)), start, err)
 		}
 		for k := i; k < j; k++ {
 			o := int64(locs[k].off) - start
-			e, err := decodeEvent(buf[o : o+int64(locs[k].n)])
+			e, err := decodeEvent(b[o : o+int64(locs[k].n)])
 			if err != nil {
 				return nil, fmt.Errorf("event store: decode %s at %d: %w", chunkName(int(locs[k].chunk)), locs[k].off, err)
 			}
