@@ -196,6 +196,7 @@ type commitGuard struct {
 	epoch                              string
 	checkpoint                         string // the new checkpoint (fixed width)
 	expect                             bool   // a checkpoint must already be stored
+	prev                               string // with expect: the checkpoint this track last committed
 }
 
 // commitBatch writes parked entries, the plan's commands and the new
@@ -235,6 +236,8 @@ func commitBatch(ctx context.Context, rdb redis.UniversalClient, g commitGuard, 
 				return err
 			case stored >= g.checkpoint:
 				return fmt.Errorf("%w (CRMBACKWARDS stored %s new %s)", errBackwards, stored, g.checkpoint)
+			case g.expect && g.prev != "" && stored != g.prev:
+				return fmt.Errorf("%w (CRMBACKWARDS stored %s, we committed %s: Redis lost writes)", errBackwards, stored, g.prev)
 			}
 			for i, k := range checkKeys {
 				t, err := types[i].Result()

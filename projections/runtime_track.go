@@ -323,6 +323,9 @@ func (t *track) flush(ctx context.Context) error {
 	g := commitGuard{epochKey: metaKey(name, "epoch"), checkpointKey: genMetaKey(name, t.gen, "checkpoint"),
 		parkedKey: genMetaKey(name, t.gen, "parked"), epoch: strconv.FormatInt(t.epoch, 10),
 		checkpoint: formatCheckpoint(t.pending), expect: t.expect}
+	if t.expect {
+		g.prev = formatCheckpoint(t.committed)
+	}
 	cp := g.checkpoint
 	plan, err := b.plan(t.cache.typeOf)
 	if err != nil {
@@ -363,6 +366,10 @@ func (t *track) flush(ctx context.Context) error {
 		case errors.Is(err, errFenced), errors.Is(err, errWrongType):
 			return err // errWrongType: the round restarts from the checkpoint, with backoff
 		case errors.Is(err, errBackwards):
+			// Another holder moved on, or Redis lost writes we committed
+			// (an AOF that lost its last second, a failover to a replica
+			// that was behind): both resume from what Redis holds.
+			t.w.log.Warn("the stored checkpoint is not the one this track committed; resuming from it", "generation", t.gen, "err", err)
 			return fmt.Errorf("%w: %w", errReplan, err)
 		case errors.Is(err, errLost):
 			t.w.log.Warn("the generation's checkpoint vanished (read store flushed?); rebuilding", "generation", t.gen)
