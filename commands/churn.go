@@ -25,3 +25,21 @@ func (h *Handlers) WarnChurn(ctx context.Context, opts Options, id uuid.UUID, w 
 		return c.RaiseChurnWarning(w, at)
 	})
 }
+
+// ClearChurn is ClearChurnWarning for the churn-risk process, when the risk
+// is gone: it records ChurnWarningCleared only while the customer is at
+// risk, deciding on the customer's stream itself (not on a possibly lagging
+// read model), so an active customer (already cleared, reactivated) or a
+// lost one (only a user reactivates it) records nothing and answers Changed
+// false, without error. With opts.IdempotencyKey (e.g.
+// "churn-clear:<id>:<day>") a retry, a restart or a concurrent process with
+// the same key records nothing more and answers the first result with
+// Replayed true.
+func (h *Handlers) ClearChurn(ctx context.Context, opts Options, id uuid.UUID, reason string) (Result, error) {
+	return h.customer(ctx, opts, id, func(c *domain.Customer, at time.Time) error {
+		if c.Exists() && c.Status() != domain.CustomerStatusAtRisk {
+			return nil
+		}
+		return c.ClearChurnWarning(reason, at)
+	})
+}

@@ -2,6 +2,7 @@ package commands
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -112,6 +113,94 @@ func TestWarnChurn(t *testing.T) {
 		}
 		if diff := cmp.Diff([]string{domain.TypeCustomerRegistered, domain.TypeChurnWarningRaised}, streamTypes(t, store, domain.CustomerStream(id))); diff != "" {
 			t.Errorf("stream (-want +got):\n%s", diff)
+		}
+	})
+}
+
+func TestClearChurn(t *testing.T) {
+	ctx := context.Background()
+	store := openStore(t)
+	day := time.Date(2026, 3, 2, 10, 0, 0, 0, time.UTC)
+	h := New(Config{Store: store, Now: func() time.Time { return day }})
+	w := domain.ChurnWarning{Why: domain.ChurnWhyRule, Signals: []domain.ChurnSignal{{Signal: "rule", Detail: "no order for 7 months"}}}
+	scorer := Options{Actor: Actor{UserID: "churn-scorer"}}
+	withKey := func(key string) Options { o := scorer; o.IdempotencyKey = key; return o }
+	const reason = "the risk is gone: score 12 (low), the 6-month rule does not fire"
+
+	// Each case brings a fresh customer to a state, then clears it twice
+	// with the same key (a retry) and once with the next day's key.
+	for _, tc := range []struct {
+		name  string
+		given func(t *testing.T, id uuid.UUID)
+		// want: the stream's event types after the three calls.
+		want        []string
+		firstChange bool
+	}{
+		{name: "at risk is cleared once", given: func(t *testing.T, id uuid.UUID) {
+			t.Helper()
+			if _, err := h.WarnChurn(ctx, scorer, id, w); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{domain.TypeCustomerRegistered, domain.TypeChurnWarningRaised, domain.TypeChurnWarningCleared}, firstChange: true},
+		{name: "active records nothing", given: func(*testing.T, uuid.UUID) {},
+			want: []string{domain.TypeCustomerRegistered}},
+		{name: "reactivated records nothing", given: func(t *testing.T, id uuid.UUID) {
+			t.Helper()
+			if _, err := h.WarnChurn(ctx, scorer, id, w); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := h.ReactivateCustomer(ctx, Options{Actor: admin}, id, "called back"); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{domain.TypeCustomerRegistered, domain.TypeChurnWarningRaised, domain.TypeCustomerReactivated}},
+		{name: "lost records nothing and is no error", given: func(t *testing.T, id uuid.UUID) {
+			t.Helper()
+			if _, err := h.ConfirmChurn(ctx, Options{Actor: admin}, id, "moved away"); err != nil {
+				t.Fatal(err)
+			}
+		}, want: []string{domain.TypeCustomerRegistered, domain.TypeChurnConfirmed}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			res, err := h.RegisterCustomer(ctx, Options{Actor: admin}, RegisterCustomer{RegisterCustomer: domain.RegisterCustomer{Profile: domain.Profile{Name: tc.name}}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			id := uuid.MustParse(res.ID)
+			tc.given(t, id)
+			key := "churn-clear:" + id.String() + ":2026-03-02"
+			first, err := h.ClearChurn(ctx, withKey(key), id, reason)
+			if err != nil || first.Changed != tc.firstChange || first.Replayed {
+				t.Fatalf("first: %+v %v, want changed=%v", first, err, tc.firstChange)
+			}
+			retry, err := h.ClearChurn(ctx, withKey(key), id, reason)
+			if err != nil || retry.Replayed != tc.firstChange || (!tc.firstChange && retry.Changed) {
+				t.Fatalf("retry: %+v %v", retry, err)
+			}
+			next, err := h.ClearChurn(ctx, withKey("churn-clear:"+id.String()+":2026-03-03"), id, reason)
+			if err != nil || next.Changed {
+				t.Fatalf("next day (now active or lost): %+v %v", next, err)
+			}
+			if diff := cmp.Diff(tc.want, streamTypes(t, store, domain.CustomerStream(id))); diff != "" {
+				t.Errorf("stream (-want +got):\n%s", diff)
+			}
+		})
+	}
+
+	t.Run("bad input and unknown customer are clear errors", func(t *testing.T) {
+		res, err := h.RegisterCustomer(ctx, Options{Actor: admin}, RegisterCustomer{RegisterCustomer: domain.RegisterCustomer{Profile: domain.Profile{Name: "B"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := uuid.MustParse(res.ID)
+		if _, err := h.WarnChurn(ctx, scorer, id, w); err != nil {
+			t.Fatal(err)
+		}
+		_, err = h.ClearChurn(ctx, scorer, id, strings.Repeat("r", domain.MaxLongText+1))
+		if domain.KindOf(err) != domain.KindInvalid {
+			t.Errorf("reason too long: %v, want invalid", err)
+		}
+		if _, err := h.ClearChurn(ctx, scorer, uuid.New(), reason); domain.KindOf(err) != domain.KindNotFound {
+			t.Errorf("unknown customer: %v, want not found", err)
 		}
 	})
 }

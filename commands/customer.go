@@ -125,8 +125,8 @@ func (h *Handlers) RaiseChurnWarning(ctx context.Context, opts Options, id uuid.
 	return h.customer(ctx, opts, id, func(c *domain.Customer, at time.Time) error { return c.RaiseChurnWarning(w, at) })
 }
 
-// ClearChurnWarning records ChurnWarningCleared (at risk → active; used by
-// the churn detector when the risk is gone).
+// ClearChurnWarning records ChurnWarningCleared (at risk → active; a user's
+// decision; the churn-risk process uses ClearChurn when the risk is gone).
 func (h *Handlers) ClearChurnWarning(ctx context.Context, opts Options, id uuid.UUID, reason string) (Result, error) {
 	return h.customer(ctx, opts, id, func(c *domain.Customer, at time.Time) error { return c.ClearChurnWarning(reason, at) })
 }

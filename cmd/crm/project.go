@@ -242,12 +242,17 @@ type projectorOptions struct {
 	wrap func([]projections.Projection) []projections.Projection
 }
 
-// commandWarner raises churn warnings through the command side, as the
-// user "churn-scorer".
+// commandWarner raises and clears churn warnings through the command side,
+// as the user "churn-scorer".
 type commandWarner struct{ h *commands.Handlers }
 
 func (w commandWarner) WarnChurn(ctx context.Context, id uuid.UUID, cw domain.ChurnWarning, key string) (bool, error) {
 	res, err := w.h.WarnChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer", Roles: []string{"system"}}, IdempotencyKey: key}, id, cw)
+	return res.Changed && !res.Replayed, err
+}
+
+func (w commandWarner) ClearChurn(ctx context.Context, id uuid.UUID, reason, key string) (bool, error) {
+	res, err := w.h.ClearChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer", Roles: []string{"system"}}, IdempotencyKey: key}, id, reason)
 	return res.Changed && !res.Replayed, err
 }
 

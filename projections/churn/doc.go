@@ -16,7 +16,10 @@
 // change, writes the Risk documents and the rankings under KeyPrefix
 // (outside the projections' generations, since they depend on the clock),
 // and raises churn warnings through a Warner (the command side) when a
-// customer crosses into band high or the N-month rule fires. ReadRisk,
+// customer crosses into band high or the N-month rule fires; through the
+// same Warner it clears the warning of a customer at risk whose risk is
+// gone (the rule no longer fires and the score is in band low; see
+// Clearing, ClearKey). ReadRisk,
 // ListRisks and ReadRiskReport are what the query API reads.
 //
 // Import rule: the standard library, domain, projections (and its

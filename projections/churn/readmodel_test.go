@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"sort"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -231,6 +232,11 @@ type warner struct{ h *commands.Handlers }
 
 func (w warner) WarnChurn(ctx context.Context, id uuid.UUID, cw domain.ChurnWarning, key string) (bool, error) {
 	res, err := w.h.WarnChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer"}, IdempotencyKey: key}, id, cw)
+	return res.Changed && !res.Replayed, err
+}
+
+func (w warner) ClearChurn(ctx context.Context, id uuid.UUID, reason, key string) (bool, error) {
+	res, err := w.h.ClearChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer"}, IdempotencyKey: key}, id, reason)
 	return res.Changed && !res.Replayed, err
 }
 
@@ -613,4 +619,126 @@ func dump(t *testing.T, rdb *redis.Client) map[string]string {
 		t.Fatalf("no active churn generation (%v)", err)
 	}
 	return redistest.Dump(t, rdb, prefix)
+}
+
+// churnEvents returns the types of a customer's churn-status events
+// (warnings raised and cleared, churn confirmed, reactivations), in order.
+func (e *env) churnEvents(t *testing.T, id uuid.UUID) []string {
+	t.Helper()
+	evs, _, err := e.store.LoadStream(context.Background(), domain.CustomerStream(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, ev := range evs {
+		switch ev.Type {
+		case domain.TypeChurnWarningRaised, domain.TypeChurnWarningCleared, domain.TypeChurnConfirmed, domain.TypeCustomerReactivated:
+			out = append(out, ev.Type)
+		}
+	}
+	return out
+}
+
+// TestAutomaticClearing: a customer warned by the N-month rule who orders
+// again (the rule no longer fires, the score is low) has its warning
+// cleared by the scorer, once (the scorer run twice, two scorers at once,
+// and the next day), and is active again; a customer still quiet stays at
+// risk, and a lost customer is never cleared.
+func TestAutomaticClearing(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, _, _ := e.project(t, e.r.Client)
+	returning := e.register(t, "Returning", "rep-1")
+	quiet := e.register(t, "Quiet", "rep-1")
+	lost := e.register(t, "Lost", "rep-1")
+	for _, id := range []uuid.UUID{returning, quiet, lost} {
+		e.monthly(t, id, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC))
+	}
+	e.caughtUp(t, rt)
+
+	// More than six months without an order: all three are warned.
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	s := e.scorer(t, &now, 6)
+	if st := scoreAll(t, s); st.Warned != 3 || st.Cleared != 0 {
+		t.Fatalf("warning day: %+v", st)
+	}
+	// The returning and the lost customer order again every month; the
+	// lost one is then confirmed lost by a user all the same.
+	e.monthly(t, returning, time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC))
+	e.monthly(t, lost, time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC), time.Date(2026, 6, 15, 0, 0, 0, 0, time.UTC))
+	if _, err := e.h.ConfirmChurn(ctx, admin, lost, "moved to a competitor"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+
+	now = time.Date(2026, 6, 20, 12, 0, 0, 0, time.UTC)
+	if doc, ok, err := churn.ReadSignals(ctx, e.r.Client, returning.String()); err != nil || !ok || doc.Signals.Status != domain.CustomerStatusAtRisk {
+		t.Fatalf("returning before the clearing day: %+v (%v, %v)", doc, ok, err)
+	}
+	st := scoreAll(t, s)
+	if r := readRisk(t, e.r.Client, returning); r.Band != churn.BandLow || r.Rule.Fires {
+		t.Fatalf("returning customer not low (the test's premise): %+v", r)
+	}
+	if r := readRisk(t, e.r.Client, lost); r.Band != churn.BandLow || r.Status != domain.CustomerStatusLost {
+		t.Fatalf("lost customer not low and lost (the test's premise): %+v", r)
+	}
+	if st.Cleared != 1 || st.Warned != 0 {
+		t.Errorf("clearing day: %+v, want 1 cleared", st)
+	}
+	// The same day again, and two more scorers at once: nothing more.
+	var wg sync.WaitGroup
+	for range 2 {
+		wg.Go(func() {
+			if st := scoreAll(t, e.scorer(t, &now, 6)); st.Cleared != 0 {
+				t.Errorf("another scorer the same day cleared %d", st.Cleared)
+			}
+		})
+	}
+	wg.Wait()
+	if st := scoreAll(t, s); st.Cleared != 0 {
+		t.Errorf("the same day again: %+v", st)
+	}
+
+	// Once the clearing reached the signals the customer is active; the
+	// next day nothing more happens.
+	e.caughtUp(t, rt)
+	now = now.AddDate(0, 0, 1)
+	if st := scoreAll(t, s); st.Cleared != 0 || st.Warned != 0 {
+		t.Errorf("the next day: %+v", st)
+	}
+	if r := readRisk(t, e.r.Client, returning); r.Status != domain.CustomerStatusActive {
+		t.Errorf("returning customer after the clearing: status %s", r.Status)
+	}
+	for _, tc := range []struct {
+		name string
+		id   uuid.UUID
+		want []string
+	}{
+		{"returning", returning, []string{domain.TypeChurnWarningRaised, domain.TypeChurnWarningCleared}},
+		{"quiet", quiet, []string{domain.TypeChurnWarningRaised}},
+		{"lost", lost, []string{domain.TypeChurnWarningRaised, domain.TypeChurnConfirmed}},
+	} {
+		if diff := cmp.Diff(tc.want, e.churnEvents(t, tc.id)); diff != "" {
+			t.Errorf("%s's churn events (-want +got):\n%s", tc.name, diff)
+		}
+	}
+	if r := readRisk(t, e.r.Client, quiet); r.Status != domain.CustomerStatusAtRisk || !r.Rule.Fires {
+		t.Errorf("quiet customer: %+v", r)
+	}
+	ws := e.warnings(t, returning)
+	evs, _, err := e.store.LoadStream(ctx, domain.CustomerStream(returning))
+	if err != nil {
+		t.Fatal(err)
+	}
+	last, err := commands.NewCodec().DecodeRecorded(evs[len(evs)-1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	cleared, ok := last.(domain.ChurnWarningCleared)
+	if p, isPtr := last.(*domain.ChurnWarningCleared); isPtr {
+		cleared, ok = *p, true
+	}
+	if !ok || !strings.Contains(cleared.Reason, "band low") || !cleared.ClearedAt.Equal(e.clock()) || len(ws) != 1 {
+		t.Errorf("the clearing event: %+v (%T), warnings %d", last, last, len(ws))
+	}
 }

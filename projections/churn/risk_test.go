@@ -106,3 +106,31 @@ func TestWarning(t *testing.T) {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+func TestClearing(t *testing.T) {
+	risk := func(status domain.CustomerStatus, band Band, fires bool) Risk {
+		return Risk{Status: status, Band: band, Score: map[Band]int{BandLow: 12, BandMedium: 50, BandHigh: 80}[band],
+			Rule: RuleResult{Months: 6, Fires: fires}}
+	}
+	for _, tc := range []struct {
+		name string
+		r    Risk
+		want string // "" = no clearing
+	}{
+		{"at risk, low, rule silent", risk(domain.CustomerStatusAtRisk, BandLow, false),
+			"churn risk gone: score 12 (band low) and the 6-month rule no longer fires"},
+		{"at risk, low, rule fires", risk(domain.CustomerStatusAtRisk, BandLow, true), ""},
+		{"at risk, medium", risk(domain.CustomerStatusAtRisk, BandMedium, false), ""},
+		{"at risk, high", risk(domain.CustomerStatusAtRisk, BandHigh, false), ""},
+		{"active, low", risk(domain.CustomerStatusActive, BandLow, false), ""},
+		{"lost, low", risk(domain.CustomerStatusLost, BandLow, false), ""},
+		{"never registered, low", risk("", BandLow, false), ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			reason, ok := Clearing(tc.r)
+			if ok != (tc.want != "") || reason != tc.want {
+				t.Errorf("Clearing = %q, %v; want %q", reason, ok, tc.want)
+			}
+		})
+	}
+}

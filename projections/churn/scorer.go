@@ -18,19 +18,34 @@ import (
 	"github.com/crm-es/crm/projections"
 )
 
-// Warner raises a churn warning on the command side (ChurnWarningRaised on
-// the customer's stream). idempotencyKey makes retries, restarts and
-// concurrent scorers record at most one warning per key; an implementation
-// must record nothing for a customer that is not active (already at risk,
-// or lost) and report raised = false then.
+// Warner raises and clears churn warnings on the command side.
+//
+// WarnChurn records ChurnWarningRaised on the customer's stream; an
+// implementation must record nothing for a customer that is not active
+// (already at risk, or lost) and report raised = false then.
+//
+// ClearChurn records ChurnWarningCleared (at risk → active) with reason; an
+// implementation must record nothing for a customer that is not at risk
+// (active already, or lost: only a user reactivates a lost customer) and
+// report cleared = false then.
+//
+// For both, idempotencyKey makes retries, restarts and concurrent scorers
+// record at most one event per key (a retry reports false).
 type Warner interface {
 	WarnChurn(ctx context.Context, customerID uuid.UUID, w domain.ChurnWarning, idempotencyKey string) (raised bool, err error)
+	ClearChurn(ctx context.Context, customerID uuid.UUID, reason string, idempotencyKey string) (cleared bool, err error)
 }
 
 // WarningKey is the idempotency key of a customer's churn warning on the
 // UTC day of now: "churn-warning:<customerId>:<YYYY-MM-DD>".
 func WarningKey(customerID string, now time.Time) string {
 	return "churn-warning:" + customerID + ":" + now.UTC().Format(time.DateOnly)
+}
+
+// ClearKey is the idempotency key of the automatic clearing of a customer's
+// churn warning on the UTC day of now: "churn-clear:<customerId>:<YYYY-MM-DD>".
+func ClearKey(customerID string, now time.Time) string {
+	return "churn-clear:" + customerID + ":" + now.UTC().Format(time.DateOnly)
 }
 
 // Scorer defaults.
@@ -69,12 +84,20 @@ type ScorerConfig struct {
 // it is active and crosses into band high (its previous Risk document had
 // another band, or there is none, e.g. after the read store was flushed),
 // or when the N-month rule fires for it (it has existed for more than N
-// months without an order). A failed warning leaves the customer's previous
-// document in place and the customer is scored again at the next step
-// (within Poll). Several scorers may run
-// at once: each document write is guarded (an older computation never
-// overwrites a newer one) and the idempotency key makes at most one warning
-// per customer and day.
+// months without an order).
+//
+// Clearing: a customer at risk whose risk is gone (the N-month rule no
+// longer fires for it and its score is in band low, see Clearing) gets its
+// warning cleared through the same Warner (ClearChurn, idempotency key
+// ClearKey), and is active again once the signals projection has the
+// ChurnWarningCleared. A lost customer is never cleared (a user reactivates
+// it).
+//
+// A failed warning or clearing leaves the customer's previous document in
+// place and the customer is scored again at the next step (within Poll).
+// Several scorers may run at once: each document write is guarded (an older
+// computation never overwrites a newer one) and the idempotency keys make at
+// most one warning and one clearing per customer and day.
 type Scorer struct {
 	cfg   ScorerConfig
 	log   *slog.Logger
@@ -113,9 +136,10 @@ func NewScorer(cfg ScorerConfig) (*Scorer, error) {
 
 // PassStats summarises one scoring pass.
 type PassStats struct {
-	Scored int // documents written
-	Warned int // warnings recorded
-	Failed int // customers left for the next pass (a warning failed)
+	Scored  int // documents written
+	Warned  int // warnings recorded
+	Cleared int // warnings cleared (the risk is gone)
+	Failed  int // customers left for the next pass (a warning or clearing failed)
 }
 
 // Run scores until ctx is done. Errors are logged and retried at the next
@@ -156,7 +180,7 @@ func (s *Scorer) Step(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		s.log.Info("churn scores recomputed", "customers", st.Scored, "warnings", st.Warned, "failed", st.Failed)
+		s.log.Info("churn scores recomputed", "customers", st.Scored, "warnings", st.Warned, "cleared", st.Cleared, "failed", st.Failed)
 		return nil
 	}
 	st, err := s.scoreChanged(ctx, prefix, now)
@@ -164,7 +188,7 @@ func (s *Scorer) Step(ctx context.Context) error {
 		return err
 	}
 	if st.Scored > 0 || st.Failed > 0 {
-		s.log.Debug("churn scores updated", "customers", st.Scored, "warnings", st.Warned, "failed", st.Failed)
+		s.log.Debug("churn scores updated", "customers", st.Scored, "warnings", st.Warned, "cleared", st.Cleared, "failed", st.Failed)
 	}
 	return nil
 }
@@ -297,7 +321,7 @@ func (s *Scorer) scoreChunk(ctx context.Context, prefix string, ids []string, no
 			}
 			st.Failed++
 			s.retry[id] = true
-			s.log.Warn("churn warning failed; the customer is scored again at the next step", "customer", doc.CustomerID, "err", err)
+			s.log.Warn("churn warning or clearing failed; the customer is scored again at the next step", "customer", doc.CustomerID, "err", err)
 			continue
 		}
 		delete(s.retry, id)
@@ -343,20 +367,48 @@ func Warning(r Risk, prev *Risk) (w domain.ChurnWarning, ok bool) {
 	return domain.ChurnWarning{Why: domain.ChurnWhyRule, Signals: signals}, true
 }
 
+// Clearing decides whether a freshly scored customer's churn warning is
+// cleared automatically: ok when the customer is at risk, the N-month rule
+// no longer fires for it and its score is in band low. reason says so (it
+// is the ChurnWarningCleared's reason).
+func Clearing(r Risk) (reason string, ok bool) {
+	if r.Status != domain.CustomerStatusAtRisk || r.Rule.Fires || r.Band != BandLow {
+		return "", false
+	}
+	return fmt.Sprintf("churn risk gone: score %d (band low) and the %d-month rule no longer fires", r.Score, r.Rule.Months), true
+}
+
 func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, now time.Time, st *PassStats) error {
 	r := Evaluate(doc, now, s.cfg.RuleMonths)
-	if w, due := Warning(r, prev); due && s.cfg.Warner != nil {
-		id, err := uuid.Parse(doc.CustomerID)
-		if err != nil {
-			return fmt.Errorf("customer id %q: %w", doc.CustomerID, err)
+	if s.cfg.Warner != nil {
+		w, warn := Warning(r, prev)
+		reason, clear := Clearing(r)
+		var id uuid.UUID
+		if warn || clear {
+			var err error
+			if id, err = uuid.Parse(doc.CustomerID); err != nil {
+				return fmt.Errorf("customer id %q: %w", doc.CustomerID, err)
+			}
 		}
-		raised, err := s.cfg.Warner.WarnChurn(ctx, id, w, WarningKey(doc.CustomerID, now))
-		if err != nil {
-			return err
+		if warn {
+			raised, err := s.cfg.Warner.WarnChurn(ctx, id, w, WarningKey(doc.CustomerID, now))
+			if err != nil {
+				return err
+			}
+			if raised {
+				st.Warned++
+				s.log.Info("churn warning raised", "customer", doc.CustomerID, "why", w.Why, "score", r.Score)
+			}
 		}
-		if raised {
-			st.Warned++
-			s.log.Info("churn warning raised", "customer", doc.CustomerID, "why", w.Why, "score", r.Score)
+		if clear {
+			cleared, err := s.cfg.Warner.ClearChurn(ctx, id, reason, ClearKey(doc.CustomerID, now))
+			if err != nil {
+				return err
+			}
+			if cleared {
+				st.Cleared++
+				s.log.Info("churn warning cleared", "customer", doc.CustomerID, "score", r.Score)
+			}
 		}
 	}
 	body, err := json.Marshal(r)
