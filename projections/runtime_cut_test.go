@@ -1,0 +1,171 @@
+package projections
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-es/crm/internal/redistest"
+)
+
+// cutProxy forwards TCP connections to a Redis server. Armed, it holds the
+// first client write that contains marker (lower case), and on the test's word sends
+// only the part before the marked command's last transaction step (EXEC,
+// or the marked command itself when the write has no EXEC), then closes the
+// connection to the server: a projector process dying, or its network
+// failing, in the middle of sending a commit.
+type cutProxy struct {
+	ln      net.Listener
+	marker  atomic.Pointer[[]byte]
+	armed   atomic.Bool
+	hit     chan struct{} // proxy → test: a marked write is held
+	cut     chan struct{} // test → proxy: send the part, close the server side
+	sent    chan struct{} // proxy → test: done
+	release chan struct{} // test → proxy: close the client side too
+}
+
+func startCutProxy(t *testing.T, target string) *cutProxy {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &cutProxy{ln: ln, hit: make(chan struct{}), cut: make(chan struct{}), sent: make(chan struct{}), release: make(chan struct{})}
+	var wg sync.WaitGroup
+	t.Cleanup(func() { ln.Close(); wg.Wait() })
+	wg.Go(func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			s, err := net.Dial("tcp", target)
+			if err != nil {
+				c.Close()
+				continue
+			}
+			var holding atomic.Bool // a cut connection's client side stays open until released
+			wg.Go(func() {
+				_, _ = io.Copy(c, s)
+				if !holding.Load() {
+					c.Close()
+				}
+			})
+			wg.Go(func() { p.forward(c, s, &holding); s.Close() })
+		}
+	})
+	return p
+}
+
+func (p *cutProxy) addr() string { return p.ln.Addr().String() }
+
+var execCmd = []byte("*1\r\n$4\r\nexec\r\n")
+
+func (p *cutProxy) forward(c, s net.Conn, holding *atomic.Bool) {
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := c.Read(buf)
+		if n > 0 {
+			chunk := buf[:n]
+			m := p.marker.Load()
+			if m != nil && p.armed.Load() {
+				// Command names are case-insensitive (go-redis sends them
+				// in lower case); the marker and EXEC are given in lower case.
+				lower := bytes.ToLower(chunk)
+				if i := bytes.Index(lower, *m); i >= 0 && p.armed.CompareAndSwap(true, false) {
+					p.hit <- struct{}{}
+					<-p.cut
+					end := bytes.Index(lower, execCmd)
+					if end < 0 {
+						end = bytes.LastIndexByte(chunk[:i], '*') // the start of the marked command
+					}
+					holding.Store(true)
+					_, _ = s.Write(chunk[:end])
+					s.Close()
+					p.sent <- struct{}{}
+					<-p.release
+					c.Close()
+					return
+				}
+			}
+			if _, werr := s.Write(chunk); werr != nil {
+				return
+			}
+		}
+		if err != nil {
+			return
+		}
+	}
+}
+
+// TestRuntimeCommitCutMidTransaction: a commit whose sending stops part of
+// the way (after its writes are queued, before EXEC) leaves Redis exactly
+// as it was: no read-model key and no checkpoint changes. The commit is
+// then retried on a new connection and lands whole.
+func TestRuntimeCommitCutMidTransaction(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	direct := e.redis.Client
+	px := startCutProxy(t, e.redis.Addr())
+	rdb := redis.NewClient(&redis.Options{Addr: px.addr()})
+	t.Cleanup(func() { rdb.Close() })
+	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{rdb: rdb})
+	for i := range 5 {
+		e.append("a", ping{N: i})
+	}
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	gen, err := direct.Get(ctx, AliasKey("counter")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cpKey := genMetaKey("counter", gen, "checkpoint")
+	marker := []byte("set\r\n$" + strconv.Itoa(len(cpKey)) + "\r\n" + cpKey + "\r\n")
+	px.marker.Store(&marker)
+
+	state := func() map[string]string {
+		t.Helper()
+		d := redistest.Dump(t, direct, GenerationPrefix("counter", gen))
+		cp, err := direct.Get(ctx, cpKey).Result()
+		if err != nil && !errors.Is(err, redis.Nil) {
+			t.Fatal(err)
+		}
+		d["(checkpoint)"] = cp
+		return d
+	}
+	na, nb := 5, 0
+	for round := range 3 {
+		px.armed.Store(true)
+		e.append("a", ping{N: 100 + round})
+		e.append("b", ping{N: 200 + round})
+		na, nb = na+1, nb+1
+		select {
+		case <-px.hit:
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: no commit write setting %s went through the proxy", round, cpKey)
+		}
+		before := state()
+		px.cut <- struct{}{}
+		<-px.sent
+		time.Sleep(100 * time.Millisecond) // Redis reads what it was sent and sees the connection close
+		after := state()
+		px.release <- struct{}{}
+		if diff := cmp.Diff(before, after); diff != "" {
+			t.Fatalf("round %d: a commit cut before EXEC changed Redis (-before +after):\n%s", round, diff)
+		}
+		want := map[string]string{"n:a": "string:" + strconv.Itoa(na), "n:b": "string:" + strconv.Itoa(nb)}
+		waitFor(t, 10*time.Second, "the retried commit", func() bool {
+			d := state()
+			return d["n:a"] == want["n:a"] && d["n:b"] == want["n:b"]
+		})
+	}
+}
