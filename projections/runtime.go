@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -57,6 +58,10 @@ type RuntimeConfig struct {
 	// PollInterval: how often standbys try the lease and holders look for
 	// rebuild requests, lost data and retired generations (default 1 s).
 	PollInterval time.Duration
+	// RetireGrace: how long a retired generation's keys stay after the
+	// alias moved away from it, for queries that resolved it just before
+	// (default 30 s).
+	RetireGrace time.Duration
 }
 
 // Runtime runs projections: per projection one lease, one $all catch-up
@@ -101,6 +106,7 @@ func NewRuntime(cfg RuntimeConfig) (*Runtime, error) {
 	def(&cfg.RetryMin, 50*time.Millisecond)
 	def(&cfg.RetryMax, 5*time.Second)
 	def(&cfg.PollInterval, time.Second)
+	def(&cfg.RetireGrace, 30*time.Second)
 	if cfg.BatchSize <= 0 {
 		cfg.BatchSize = 500
 	}
@@ -442,17 +448,24 @@ func (w *worker) plan(ctx context.Context, epoch int64) (plan, error) {
 		op("DEL", metaKey(w.name, "rebuild"))
 	}
 	if pl.building == "" && (pl.active == "" || genVersion(pl.active) != v || requested) {
-		gen := genName(v, 0)
-		inGarbage, err := rdb.SIsMember(ctx, metaKey(w.name, "garbage"), gen).Result()
-		if err != nil {
-			return plan{}, err
-		}
-		if gen == pl.active || inGarbage {
-			seq, err := rdb.Incr(ctx, metaKey(w.name, "genseq")).Result()
+		// Names come from a per-version counter and are never reused: a
+		// holder that lost its lease in the middle of deleting a retired
+		// generation can never delete a newer one of the same name. (The
+		// checks cover names given before the counter existed.)
+		var gen string
+		for {
+			seq, err := rdb.Incr(ctx, metaKey(w.name, "genseq:"+strconv.Itoa(v))).Result()
 			if err != nil {
 				return plan{}, err
 			}
-			gen = genName(v, seq)
+			gen = genName(v, seq-1)
+			inGarbage, err := rdb.SIsMember(ctx, metaKey(w.name, "garbage"), gen).Result()
+			if err != nil {
+				return plan{}, err
+			}
+			if gen != pl.active && !inGarbage {
+				break
+			}
 		}
 		reason := "rebuild requested"
 		switch {
@@ -558,16 +571,31 @@ func (w *worker) watch(ctx context.Context, epoch int64, pl plan) error {
 }
 
 // collectGarbage deletes retired generations in the background (SCAN +
-// UNLINK), while the lease is held.
+// UNLINK), while the lease is held, each once it has been retired for
+// RetireGrace as this process saw it: a query that resolved the served
+// generation just before the alias switched still finds its keys.
 func (w *worker) collectGarbage(ctx context.Context) {
 	rdb := w.rt.cfg.Redis
 	gkey := metaKey(w.name, "garbage")
+	seen := map[string]time.Time{} // retired generation → when this process first saw it retired
 	for {
 		gens, err := rdb.SMembers(ctx, gkey).Result()
 		if err == nil {
+			now := time.Now()
+			for g := range seen {
+				if !slices.Contains(gens, g) {
+					delete(seen, g)
+				}
+			}
 			for _, gen := range gens {
 				st := w.snapshot()
 				if gen == st.active || gen == st.building || gen == "" {
+					continue
+				}
+				if _, ok := seen[gen]; !ok {
+					seen[gen] = now
+				}
+				if now.Sub(seen[gen]) < w.rt.cfg.RetireGrace {
 					continue
 				}
 				if err := w.deleteGeneration(ctx, gen); err != nil {

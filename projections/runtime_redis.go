@@ -20,7 +20,7 @@ import (
 //	crm:NAME:meta:building           generation being built blue/green
 //	crm:NAME:meta:rebuild            a rebuild request (crm projections rebuild)
 //	crm:NAME:meta:garbage            set of retired generations being deleted
-//	crm:NAME:meta:genseq             counter for rebuild generation names
+//	crm:NAME:meta:genseq:V           counter of version V's generation names (vV, vV-r1, …; never reused)
 //	crm:NAME:meta:state              the holder's state, for other processes
 //	crm:NAME:meta:gen:GEN:checkpoint $all checkpoint of GEN (committed with its writes)
 //	crm:NAME:meta:gen:GEN:parked     dead-letter list of GEN (JSON entries)

@@ -165,6 +165,7 @@ type rtOpts struct {
 	rdb      *redis.Client
 	leaseTTL time.Duration
 	batch    int
+	grace    time.Duration // RetireGrace (default 200 ms)
 }
 
 func (e *env) start(projs []Projection, o rtOpts) (*Runtime, context.CancelFunc, chan struct{}) {
@@ -175,11 +176,14 @@ func (e *env) start(projs []Projection, o rtOpts) (*Runtime, context.CancelFunc,
 	if o.leaseTTL == 0 {
 		o.leaseTTL = time.Second
 	}
+	if o.grace == 0 {
+		o.grace = 200 * time.Millisecond
+	}
 	rt, err := NewRuntime(RuntimeConfig{
 		Store: e.store, Redis: o.rdb, Codec: e.codec, Projections: projs,
 		Logger:   testLogger(e.t),
 		LeaseTTL: o.leaseTTL, BatchSize: o.batch, PollInterval: 100 * time.Millisecond,
-		RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond,
+		RetryMin: 10 * time.Millisecond, RetryMax: 200 * time.Millisecond, RetireGrace: o.grace,
 	})
 	if err != nil {
 		e.t.Fatal(err)
@@ -514,7 +518,8 @@ func TestRuntimeRebuildWhileServing(t *testing.T) {
 	for i := range 300 {
 		e.append("s-"+strconv.Itoa(i%7), ping{N: i})
 	}
-	rt, cancel, done := e.start([]Projection{newCounter()}, rtOpts{batch: 10})
+	const grace = 1500 * time.Millisecond
+	rt, cancel, done := e.start([]Projection{newCounter()}, rtOpts{batch: 10, grace: grace})
 	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
 	want := dump(t, rdb, "counter")
 
@@ -550,7 +555,16 @@ func TestRuntimeRebuildWhileServing(t *testing.T) {
 		s := statusOf(t, rt, "counter")
 		return s.Active == "v1-r1" && s.Building == "" && s.Checkpoint >= e.last
 	})
+	switched := time.Now()
+	// A query that resolved v1 just before the switch still finds its keys
+	// for the grace period; then they go.
+	if n := keysWithPrefix(t, rdb, "crm:counter:v1:"); n == 0 {
+		t.Fatal("the retired generation was deleted at once, without its grace period")
+	}
 	waitFor(t, 10*time.Second, "old keys deleted", func() bool { return keysWithPrefix(t, rdb, "crm:counter:v1:") == 0 })
+	if d := time.Since(switched); d < grace/2 {
+		t.Fatalf("the retired generation was deleted %s after the switch; grace is %s", d, grace)
+	}
 	if diff := cmp.Diff(want, dump(t, rdb, "counter")); diff != "" {
 		t.Fatalf("rebuilt generation differs (-old +new):\n%s", diff)
 	}
@@ -642,6 +656,37 @@ func TestRuntimeRedisDataLost(t *testing.T) {
 		if diff := cmp.Diff(w, got); diff != "" {
 			t.Fatalf("%s: rebuilt read model differs:\n%s", lose.name, diff)
 		}
+	}
+}
+
+// TestRuntimeGenerationNamesNeverReused: every build of a version gets a
+// name of its own, even once an older generation of that name is deleted;
+// a process that lost its lease in the middle of deleting a retired
+// generation can then never delete a newer one.
+func TestRuntimeGenerationNamesNeverReused(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	for i := range 20 {
+		e.append("s-"+strconv.Itoa(i%3), ping{N: i})
+	}
+	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{})
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	var names []string
+	names = append(names, statusOf(t, rt, "counter").Active)
+	for range 3 {
+		if err := rt.Rebuild(ctx, "counter"); err != nil {
+			t.Fatal(err)
+		}
+		prev := names[len(names)-1]
+		waitFor(t, 10*time.Second, "rebuild", func() bool {
+			s := statusOf(t, rt, "counter")
+			return s.Active != prev && s.Building == "" && s.Checkpoint >= e.last
+		})
+		waitFor(t, 10*time.Second, prev+" deleted", func() bool { return keysWithPrefix(t, e.redis.Client, GenerationPrefix("counter", prev)) == 0 })
+		names = append(names, statusOf(t, rt, "counter").Active)
+	}
+	if diff := cmp.Diff([]string{"v1", "v1-r1", "v1-r2", "v1-r3"}, names); diff != "" {
+		t.Fatalf("generation names (-want +got):\n%s", diff)
 	}
 }
 
