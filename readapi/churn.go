@@ -23,7 +23,8 @@ func (a *api) churnReads(extra ...projections.ActiveRead) []projections.ActiveRe
 	return extra
 }
 
-// GET /v1/churn/risks?band=&owner=: ranked, highest risk first (ties by
+// GET /v1/churn/risks?band=&owner=: the active and at-risk customers (lost
+// ones are in no rank key, see churn.Ranked), highest risk first (ties by
 // customer id), with the reasons. It walks the churn package's rank keys
 // (see churn.RankKey) and answers the risk documents as stored; a customer
 // rescored meanwhile (its document no longer matches the member) is skipped
@@ -85,8 +86,9 @@ func (a *api) churnRisks(c *gin.Context) {
 	answer(c, body)
 }
 
-// GET /v1/reports/churn: customers scored per band, the N-month rule's
-// count and the churn warnings (raised, deferred, confirmed, cleared,
+// GET /v1/reports/churn: the active and at-risk customers per band and the
+// N-month rule's count among them (lost customers count in neither, as in
+// /v1/churn/risks), and the churn warnings (raised, deferred, confirmed, cleared,
 // reactivated; at risk and lost now; per month).
 func (a *api) churnReport(c *gin.Context) {
 	r := a.begin(c)

@@ -121,3 +121,85 @@ func TestChurnRisks(t *testing.T) {
 		}
 	}
 }
+
+// TestChurnRisksActiveAndAtRiskOnly: a lost customer (here the highest
+// score: no order for two years) is in neither /v1/churn/risks nor the
+// churn report's counts, but the customer 360 keeps its churn risk; once
+// reactivated it is ranked and counted again.
+func TestChurnRisksActiveAndAtRiskOnly(t *testing.T) {
+	e := newEnv(t)
+	now := time.Now().UTC()
+	order := func(id string, at time.Time) reply {
+		t.Helper()
+		return e.cmd(http.MethodPost, "/v1/orders", "admin", map[string]any{"customerId": id, "currency": "GBP",
+			"orderedAt": at.Format(time.RFC3339), "lines": []map[string]any{{"sku": "X", "quantity": 1, "unitPrice": "10"}}})
+	}
+	steady, _ := e.register("admin", "Steady", "sales", nil)
+	for m := range 6 {
+		order(steady, now.AddDate(0, -m, -1))
+	}
+	gone, _ := e.register("admin", "Gone", "sales", nil)
+	order(gone, now.AddDate(-2, 0, 0))
+	last := e.cmd(http.MethodPost, "/v1/customers/"+gone+"/churn/confirm", "admin", map[string]any{"reason": "closed the shop"})
+	sc, err := churn.NewScorer(churn.ScorerConfig{Redis: e.redis.Client, Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	score := func(last reply) {
+		t.Helper()
+		e.fresh("/v1/churn/risks", "admin", last)
+		if _, ok, err := sc.ScoreAll(context.Background()); err != nil || !ok {
+			t.Fatalf("scoring: %v %v", ok, err)
+		}
+	}
+	score(last)
+	c360 := e.get("/v1/customers/"+gone, "admin")
+	risk, _ := c360.body["churnRisk"].(map[string]any)
+	if risk["status"] != "lost" || risk["band"] != "high" {
+		t.Fatalf("the lost customer's 360 churnRisk (status lost, band high expected): %v", c360.body["churnRisk"])
+	}
+
+	for _, tc := range []struct {
+		name  string
+		act   func() reply // nil: the state as set up
+		want  []string     // /v1/churn/risks' customer ids, in order
+		high  float64      // the report's band high count
+		rule  float64      // the report's rule firing count
+		total float64      // the report's scored count
+	}{
+		{name: "lost", want: []string{steady}, high: 0, rule: 0, total: 1},
+		{name: "reactivated", act: func() reply {
+			return e.cmd(http.MethodPost, "/v1/customers/"+gone+"/reactivate", "admin", map[string]any{"reason": "new contract"})
+		}, want: []string{gone, steady}, high: 1, rule: 1, total: 2},
+		{name: "lost again", act: func() reply {
+			return e.cmd(http.MethodPost, "/v1/customers/"+gone+"/churn/confirm", "admin", map[string]any{"reason": "closed for good"})
+		}, want: []string{steady}, high: 0, rule: 0, total: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if tc.act != nil {
+				score(tc.act())
+			}
+			var got []string
+			for _, it := range e.get("/v1/churn/risks?limit=200", "admin").items() {
+				got = append(got, it["customerId"].(string))
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("/v1/churn/risks (-want +got):\n%s", diff)
+			}
+			high := e.get("/v1/churn/risks?band=high", "admin").items()
+			if len(high) != int(tc.high) {
+				t.Errorf("band high: %d items, want %v", len(high), tc.high)
+			}
+			rep := e.get("/v1/reports/churn", "executive").body
+			bands := rep["bands"].(map[string]any)
+			rule := rep["rule"].(map[string]any)
+			if rep["scored"] != tc.total || bands["high"] != tc.high || bands["low"].(float64)+bands["medium"].(float64)+bands["high"].(float64) != tc.total ||
+				rule["firing"] != tc.rule {
+				t.Errorf("report: scored %v, bands %v, rule %v; want scored %v, high %v, firing %v", rep["scored"], bands, rule, tc.total, tc.high, tc.rule)
+			}
+			if r, _ := e.get("/v1/customers/"+gone, "admin").body["churnRisk"].(map[string]any); r == nil || r["band"] != "high" {
+				t.Errorf("the 360 lost its churn risk: %v", r)
+			}
+		})
+	}
+}

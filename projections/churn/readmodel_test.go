@@ -742,3 +742,137 @@ func TestAutomaticClearing(t *testing.T) {
 		t.Errorf("the clearing event: %+v (%T), warnings %d", last, last, len(ws))
 	}
 }
+
+// TestRankingActiveAndAtRiskOnly: the rankings, the rule set and the report
+// count the active and at-risk customers only; a lost customer keeps its
+// risk document but leaves every ranking (at its next scoring, full or
+// incremental), and returns once reactivated.
+func TestRankingActiveAndAtRiskOnly(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, _, _ := e.project(t, e.r.Client)
+	steady := e.register(t, "Steady", "rep-1")
+	quiet := e.register(t, "Quiet", "rep-1")
+	gone := e.register(t, "Gone", "rep-2")
+	e.monthly(t, steady, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2026, 1, 10, 0, 0, 0, 0, time.UTC))
+	e.monthly(t, quiet, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 5, 10, 0, 0, 0, 0, time.UTC))
+	e.order(t, gone, time.Date(2024, 3, 1, 0, 0, 0, 0, time.UTC), 100) // the highest score of all
+	if _, err := e.h.ConfirmChurn(ctx, admin, gone, "closed the shop"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	s := e.scorer(t, &now, 6)
+
+	// check compares every ranking, the rule set and the report with the
+	// customers expected in them (by id), and the lost customers' documents.
+	check := func(t *testing.T, ranked []uuid.UUID, firing []uuid.UUID, lost []uuid.UUID) {
+		t.Helper()
+		risks := map[string]churn.Risk{}
+		for _, id := range ranked {
+			risks[id.String()] = readRisk(t, e.r.Client, id)
+		}
+		want := func(band churn.Band, owner string) []string {
+			var out []churn.Risk
+			for _, r := range risks {
+				if (band == "" || r.Band == band) && (owner == "" || r.OwnerID == owner) {
+					out = append(out, r)
+				}
+			}
+			sort.Slice(out, func(i, j int) bool {
+				return churn.RankMember(out[i].Value, out[i].CustomerID) < churn.RankMember(out[j].Value, out[j].CustomerID)
+			})
+			ids := []string{}
+			for _, r := range out {
+				ids = append(ids, r.CustomerID)
+			}
+			return ids
+		}
+		for _, band := range []churn.Band{"", churn.BandLow, churn.BandMedium, churn.BandHigh} {
+			for _, owner := range []string{"", "rep-1", "rep-2"} {
+				items, _, err := churn.ListRisks(ctx, e.r.Client, band, owner, "", churn.MaxListLimit)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got := []string{}
+				for _, r := range items {
+					got = append(got, r.CustomerID)
+				}
+				if diff := cmp.Diff(want(band, owner), got); diff != "" {
+					t.Errorf("ListRisks(%q, %q) (-want +got):\n%s", band, owner, diff)
+				}
+				if n := e.r.Client.ZCard(ctx, churn.RankKey(band, owner)).Val(); n != int64(len(want(band, owner))) {
+					t.Errorf("%s holds %d members, want %d", churn.RankKey(band, owner), n, len(want(band, owner)))
+				}
+			}
+		}
+		wantRule := []string{}
+		for _, id := range firing {
+			wantRule = append(wantRule, id.String())
+		}
+		gotRule := e.r.Client.SMembers(ctx, churn.RuleKey).Val()
+		sort.Strings(wantRule)
+		sort.Strings(gotRule)
+		if diff := cmp.Diff(wantRule, gotRule); diff != "" {
+			t.Errorf("rule set (-want +got):\n%s", diff)
+		}
+		rep, err := churn.ReadRiskReport(ctx, e.r.Client)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCounts := churn.RiskReport{Scored: int64(len(ranked)), Bands: churn.BandCounts{Low: int64(len(want(churn.BandLow, ""))),
+			Medium: int64(len(want(churn.BandMedium, ""))), High: int64(len(want(churn.BandHigh, "")))},
+			Rule: churn.RuleCounts{Months: 6, Firing: int64(len(firing))}}
+		gotCounts := churn.RiskReport{Scored: rep.Scored, Bands: rep.Bands, Rule: rep.Rule}
+		if diff := cmp.Diff(wantCounts, gotCounts); diff != "" {
+			t.Errorf("report counts (-want +got):\n%s", diff)
+		}
+		for _, id := range lost {
+			if r := readRisk(t, e.r.Client, id); r.Status != domain.CustomerStatusLost || !r.Rule.Fires {
+				t.Errorf("lost customer's risk document: %+v", r)
+			}
+		}
+	}
+
+	// The first pass warns the quiet customer (the rule); once that reached
+	// the signals it is at risk, and still ranked.
+	scoreAll(t, s)
+	e.caughtUp(t, rt)
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if r := readRisk(t, e.r.Client, quiet); r.Status != domain.CustomerStatusAtRisk {
+		t.Fatalf("quiet: %+v", r)
+	}
+	if r := readRisk(t, e.r.Client, gone); r.Band != churn.BandHigh || r.Value <= readRisk(t, e.r.Client, quiet).Value {
+		t.Fatalf("the lost customer does not score highest (the test's premise): %+v", r)
+	}
+	t.Run("lost from the start", func(t *testing.T) { check(t, []uuid.UUID{steady, quiet}, []uuid.UUID{quiet}, []uuid.UUID{gone}) })
+
+	// The at-risk customer is confirmed lost: it leaves at the next
+	// (incremental) step.
+	if _, err := e.h.ConfirmChurn(ctx, admin, quiet, "no answer"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("at risk then lost", func(t *testing.T) { check(t, []uuid.UUID{steady}, nil, nil) })
+
+	// The first lost customer is reactivated: it returns (and, active with
+	// the rule firing, is warned again: at risk, still ranked).
+	if _, err := e.h.ReactivateCustomer(ctx, admin, gone, "new contract"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+	if err := s.Step(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Run("reactivated", func(t *testing.T) { check(t, []uuid.UUID{steady, gone}, []uuid.UUID{gone}, nil) })
+
+	// A full pass a day later keeps it so.
+	now = now.AddDate(0, 0, 1)
+	scoreAll(t, s)
+	t.Run("next full pass", func(t *testing.T) { check(t, []uuid.UUID{steady, gone}, []uuid.UUID{gone}, []uuid.UUID{quiet}) })
+}

@@ -26,13 +26,19 @@ import (
 //	crm:churnrisk:risk:<customerId>          Risk (JSON)
 //	crm:churnrisk:idx:<customerId>           hash: member (its rank member), pos, at (write guard)
 //	crm:churnrisk:in:<customerId>            set of the rank keys the customer is in
-//	crm:churnrisk:rank                       every scored customer, ranked (see RankKey)
+//	crm:churnrisk:rank                       every ranked customer (see RankKey, Ranked)
 //	crm:churnrisk:rank:band:<band>           per band
 //	crm:churnrisk:rank:owner:<ownerId>       per owner (customers without owner are in none)
 //	crm:churnrisk:rank:band:<band>:owner:<o> per band and owner
-//	crm:churnrisk:rule                       set of customers the N-month rule fires for
+//	crm:churnrisk:rule                       set of ranked customers the N-month rule fires for
 //	crm:churnrisk:scored                     hash: gen (the signals generation fully scored), at, months
 //	crm:churnrisk:version                    counter bumped by every risk write (see VersionKey)
+//
+// Only active and at-risk customers are ranked (see Ranked): a lost
+// customer keeps its risk document (the customer 360 shows it) but is in no
+// rank key and not in the rule set, so it neither fills the top of the
+// ranking nor counts in the report; reactivated, it returns at its next
+// scoring.
 //
 // A rank key is a sorted set whose members all have score 0 and are ordered
 // lexically: a member is "<inverse score>:<customerId>" with the inverse
@@ -50,8 +56,8 @@ func RiskKey(customerID string) string { return KeyPrefix + "risk:" + customerID
 func idxKey(customerID string) string { return KeyPrefix + "idx:" + customerID }
 func inKey(customerID string) string  { return KeyPrefix + "in:" + customerID }
 
-// RuleKey is the set of customers the N-month rule fires for (at the last
-// scoring of each).
+// RuleKey is the set of ranked customers (active or at risk) the N-month
+// rule fires for (at the last scoring of each).
 const RuleKey = KeyPrefix + "rule"
 
 // ScoredKey is a hash describing the last full scoring pass: gen (the
@@ -66,8 +72,9 @@ const ScoredKey = KeyPrefix + "scored"
 // microseconds, so values seen before a flush are not handed out again.
 const VersionKey = KeyPrefix + "version"
 
-// RankKey is the ranking of the customers of band and owner ("" = any):
-// the whole ranking, per band, per owner, or per band and owner.
+// RankKey is the ranking of the ranked customers (active or at risk, see
+// Ranked) of band and owner ("" = any): the whole ranking, per band, per
+// owner, or per band and owner.
 func RankKey(band Band, owner string) string {
 	k := KeyPrefix + "rank"
 	if band != "" {
@@ -170,7 +177,8 @@ const (
 	DefaultListLimit = 50
 )
 
-// ListRisks returns up to limit (1–MaxListLimit) risk documents of band
+// ListRisks returns up to limit (1–MaxListLimit) risk documents of the
+// ranked customers (active or at risk, see Ranked) of band
 // (""/low/medium/high) and owner ("" = any), highest score first (ties by
 // customer id), starting after cursor ("" = from the top). next is the
 // cursor of the following page, "" on the last page. Paging is stable: a
@@ -261,26 +269,29 @@ func ListRisks(ctx context.Context, rdb redis.Cmdable, band Band, owner string, 
 	return items, last, nil
 }
 
-// BandCounts counts scored customers per band.
+// BandCounts counts ranked customers (active or at risk) per band.
 type BandCounts struct {
 	Low    int64 `json:"low"`
 	Medium int64 `json:"medium"`
 	High   int64 `json:"high"`
 }
 
-// RuleCounts is the N-month rule's count: customers it fires for now.
+// RuleCounts is the N-month rule's count: ranked customers (active or at
+// risk) it fires for now.
 type RuleCounts struct {
 	Months int   `json:"months"`
 	Firing int64 `json:"firing"`
 }
 
-// RiskReport is the churn report aggregate: the scored customers per band and
-// the rule's count (from the Scorer's keys, at the last scoring), and the
+// RiskReport is the churn report aggregate: the ranked customers (active or
+// at risk, see Ranked: lost customers count in none of Scored, Bands and
+// Rule) in all and per band and the rule's count (from the Scorer's rank
+// keys and rule set, at the last scoring of each customer), and the
 // warnings raised, deferred, confirmed, cleared and reactivated with the
 // customers at risk and lost now (the reports read model's ChurnReport,
 // nil while that projection has no generation to serve).
 type RiskReport struct {
-	Scored   int64                   `json:"scored"`
+	Scored   int64                   `json:"scored"` // ranked customers (active or at risk)
 	Bands    BandCounts              `json:"bands"`
 	Rule     RuleCounts              `json:"rule"`
 	ScoredAt *time.Time              `json:"scoredAt,omitempty"` // the last full scoring pass

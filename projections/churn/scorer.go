@@ -415,14 +415,17 @@ func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, 
 	if err != nil {
 		return err
 	}
+	ranked := Ranked(r.Status)
 	rule := "0"
-	if r.Rule.Fires {
+	if ranked && r.Rule.Fires {
 		rule = "1"
 	}
 	args := []any{string(body), RankMember(r.Value, r.CustomerID), r.CustomerID,
 		strconv.FormatUint(r.Position, 10), strconv.FormatInt(now.UnixMilli(), 10), rule}
-	for _, k := range rankKeys(r.Band, r.OwnerID) {
-		args = append(args, k)
+	if ranked {
+		for _, k := range rankKeys(r.Band, r.OwnerID) {
+			args = append(args, k)
+		}
 	}
 	if err := s.write.Run(ctx, s.cfg.Redis, []string{RiskKey(r.CustomerID), idxKey(r.CustomerID), inKey(r.CustomerID), RuleKey, VersionKey}, args...).Err(); err != nil {
 		return fmt.Errorf("write risk: %w", err)
@@ -431,8 +434,16 @@ func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, 
 	return nil
 }
 
+// Ranked reports whether a customer of status is in the rankings and the
+// report's counts (RankKey, RuleKey): active and at-risk customers are; a
+// lost customer (and one never registered) has a risk document but is in
+// no ranking, and returns to them once reactivated.
+func Ranked(status domain.CustomerStatus) bool {
+	return status == domain.CustomerStatusActive || status == domain.CustomerStatusAtRisk
+}
+
 // writeRiskLua replaces a customer's risk document and rank memberships
-// atomically, unless a newer computation (later signals position, or the
+// (none for a customer that is not Ranked) atomically, unless a newer computation (later signals position, or the
 // same position scored at a later now) is stored already.
 //
 // Every write also bumps VersionKey (see there), in the same script, so a
@@ -441,7 +452,7 @@ func (s *Scorer) scoreOne(ctx context.Context, doc CustomerSignals, prev *Risk, 
 //
 // KEYS: risk doc, idx hash, in set, rule set, version.
 // ARGV: doc, member, customer id, position, now (unix ms), rule ("1"/"0"),
-// rank keys...
+// rank keys... (none: the customer leaves every ranking)
 const writeRiskLua = `
 local old = redis.call('HMGET', KEYS[2], 'member', 'pos', 'at')
 if old[2] then
