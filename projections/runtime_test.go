@@ -61,6 +61,7 @@ type counter struct {
 	failing  atomic.Bool
 	attempts atomic.Int64
 	slow     atomic.Bool // 1 ms per event
+	immune   bool        // poison events are not poison to it
 }
 
 func (c *counter) Name() string { return c.name }
@@ -84,7 +85,7 @@ func (c *counter) Handle(ctx context.Context, tx Tx, e Event) error {
 	tx.ZAdd("streams", float64(n), e.Stream)
 	tx.SAdd("types:"+e.Stream, e.Type)
 	if p, ok := e.Data.(ping); ok {
-		if p.Poison {
+		if p.Poison && !c.immune {
 			return fmt.Errorf("%w: poison event %d", ErrPermanent, p.N)
 		}
 		if p.Flaky {
@@ -477,7 +478,9 @@ func TestRuntimeTransientRetry(t *testing.T) {
 // writes rolled back) and visible, while other streams and projections flow.
 func TestRuntimePoisonParked(t *testing.T) {
 	e := newEnv(t)
-	other := &counter{name: "other", version: 1, types: []string{"TestPing"}}
+	// other handles the same events, and the poison event is not poison to
+	// it: it must apply all of them while counter parks one.
+	other := &counter{name: "other", version: 1, types: []string{"TestPing"}, immune: true}
 	rt, _, _ := e.start([]Projection{newCounter(), other}, rtOpts{})
 	e.append("a", ping{N: 1})
 	poison := e.append("a", ping{N: 2, Poison: true})
@@ -505,6 +508,40 @@ func TestRuntimePoisonParked(t *testing.T) {
 		if !strings.Contains(metrics.String(), want) {
 			t.Fatalf("metrics lack %q:\n%s", want, metrics.String())
 		}
+	}
+	// The other projection kept flowing, the poison event included.
+	waitFor(t, 10*time.Second, "other catch-up", func() bool { return caughtUp(t, rt, "other", e.last) })
+	if d := dump(t, e.redis.Client, "other"); d["n:a"] != "string:3" || d["n:b"] != "string:1" {
+		t.Fatalf("other projection's counts: %v, want n:a 3 and n:b 1", d)
+	}
+	if st := statusOf(t, rt, "other"); st.Parked != 0 || st.State != StateLive {
+		t.Fatalf("other projection's status: %+v, want live with nothing parked", st)
+	}
+}
+
+// TestRuntimeSparseCheckpointMoves: a projection that handles none of the
+// events appended stores checkpoints past them anyway (the filtered
+// subscription's checkpoint messages), so a restart or a read-your-writes
+// wait does not scan them again.
+func TestRuntimeSparseCheckpointMoves(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	e.append("p", pong{N: 0})
+	rt, _, _ := e.start([]Projection{newSparse()}, rtOpts{})
+	waitFor(t, 10*time.Second, "sparse live", func() bool { return caughtUp(t, rt, "sparse", e.last) })
+	gen := e.redis.Client.Get(ctx, AliasKey("sparse")).Val()
+	cpKey := genMetaKey("sparse", gen, "checkpoint")
+	first := e.redis.Client.Get(ctx, cpKey).Val()
+	for i := range 2000 {
+		e.append("s-"+strconv.Itoa(i%10), ping{N: i}) // not handled by sparse
+	}
+	half := formatCheckpoint(eventstore.CheckpointAt(e.last / 2))
+	waitFor(t, 10*time.Second, "the sparse checkpoint past the unhandled events", func() bool {
+		cp := e.redis.Client.Get(ctx, cpKey).Val()
+		return cp > half
+	})
+	if got := e.redis.Client.Get(ctx, cpKey).Val(); got <= first {
+		t.Fatalf("sparse checkpoint %s did not move from %s", got, first)
 	}
 }
 
