@@ -876,3 +876,65 @@ func TestRankingActiveAndAtRiskOnly(t *testing.T) {
 	scoreAll(t, s)
 	t.Run("next full pass", func(t *testing.T) { check(t, []uuid.UUID{steady, gone}, []uuid.UUID{gone}, []uuid.UUID{quiet}) })
 }
+
+// TestWarningOncePerDay: the warning key is per customer and UTC day of the
+// scorer's now. A warned customer that a user reactivates is due a warning
+// again (the rule still fires), but scoring again the same day raises none
+// (the day's key is used), even when the command side's clock has passed
+// midnight meanwhile (a pass started at 23:59 that reaches the customer
+// after midnight: the domain's own once-a-day rule, on the command clock,
+// would let it through); the next day one is raised.
+func TestWarningOncePerDay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, _, _ := e.project(t, e.r.Client)
+	id := e.register(t, "Quiet", "rep-1")
+	e.monthly(t, id, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 5, 10, 0, 0, 0, 0, time.UTC))
+	e.caughtUp(t, rt)
+	day := time.Date(2026, 1, 20, 0, 0, 0, 0, time.UTC)
+	now := day.Add(10 * time.Hour)
+	e.setClock(now)
+	s := e.scorer(t, &now, 6)
+	if st := scoreAll(t, s); st.Warned != 1 {
+		t.Fatalf("first warning: %+v", st)
+	}
+	e.setClock(day.Add(12 * time.Hour))
+	if _, err := e.h.ReactivateCustomer(ctx, admin, id, "promised to order"); err != nil {
+		t.Fatal(err)
+	}
+	e.caughtUp(t, rt)
+	for _, tc := range []struct {
+		name     string
+		now      time.Time // the scorer's
+		commands time.Time // the command side's clock
+		warned   int       // by this pass
+		total    int       // warnings on the stream after it
+	}{
+		{"same day", day.Add(15 * time.Hour), day.Add(15 * time.Hour), 0, 1},
+		{"same day, the command clock past midnight", day.Add(23*time.Hour + 59*time.Minute), day.Add(24*time.Hour + 30*time.Second), 0, 1},
+		{"next day", day.Add(34 * time.Hour), day.Add(34 * time.Hour), 1, 2},
+		{"next day, again", day.Add(35 * time.Hour), day.Add(35 * time.Hour), 0, 2},
+	} {
+		now = tc.now
+		e.setClock(tc.commands)
+		if doc, ok, err := churn.ReadSignals(ctx, e.r.Client, id.String()); err != nil || !ok || doc.Signals.Status != domain.CustomerStatusActive {
+			t.Fatalf("%s: not active (the test's premise): %+v", tc.name, doc)
+		}
+		st := scoreAll(t, s)
+		if got := len(e.warnings(t, id)); st.Warned != tc.warned || got != tc.total {
+			t.Errorf("%s: warned %d (want %d), %d warnings on the stream (want %d)", tc.name, st.Warned, tc.warned, got, tc.total)
+		}
+		if !readRisk(t, e.r.Client, id).Rule.Fires {
+			t.Fatalf("%s: the rule does not fire (the test's premise)", tc.name)
+		}
+		if tc.warned > 0 {
+			// The warning reached the signals: reactivate again, so the
+			// customer is due one at every pass.
+			e.caughtUp(t, rt)
+			if _, err := e.h.ReactivateCustomer(ctx, admin, id, "promised again"); err != nil {
+				t.Fatal(err)
+			}
+			e.caughtUp(t, rt)
+		}
+	}
+}
