@@ -135,3 +135,49 @@ func TestEvaluator(t *testing.T) {
 		}
 	}
 }
+
+// TestEvaluatorBoundaries: an event exactly at the cutoff T builds the
+// signals (≤ T); one a nanosecond later only makes the label; an order
+// exactly at T + horizon is a return, one a nanosecond later is not.
+func TestEvaluatorBoundaries(t *testing.T) {
+	T := time.Date(2011, 9, 1, 0, 0, 0, 0, time.UTC)
+	H := 90 * 24 * time.Hour
+	cust := uuid.NewSHA1(uuid.NameSpaceDNS, []byte("boundary"))
+	for _, tc := range []struct {
+		name   string
+		orders []time.Time // besides one order 30 days before T
+		// want
+		customers, churned, events, later int
+		value                             bool // the customer's recency counts an order at T
+	}{
+		{name: "order exactly at T", orders: []time.Time{T}, customers: 1, churned: 1, events: 3, later: 0, value: true},
+		{name: "order just after T", orders: []time.Time{T.Add(time.Nanosecond)}, customers: 1, churned: 0, events: 2, later: 1},
+		{name: "order exactly at T+horizon", orders: []time.Time{T.Add(H)}, customers: 1, churned: 0, events: 2, later: 1},
+		{name: "order just after T+horizon", orders: []time.Time{T.Add(H + time.Nanosecond)}, customers: 1, churned: 1, events: 2, later: 1},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			ev := NewEvaluator(T, H, 6)
+			first := T.AddDate(0, 0, -30)
+			ev.Add(domain.CustomerRegistered{CustomerID: cust, RegisteredAt: first}, first)
+			ev.Add(domain.OrderPlaced{OrderID: oid(1), CustomerID: cust, OrderedAt: first, Total: dec("100")}, first)
+			for i, at := range tc.orders {
+				ev.Add(domain.OrderPlaced{OrderID: oid(2 + i), CustomerID: cust, OrderedAt: at, Total: dec("100")}, at)
+			}
+			r := ev.Report()
+			if r.Customers != tc.customers || r.Churned != tc.churned || r.Events != tc.events || r.Later != tc.later {
+				t.Fatalf("customers %d churned %d events %d later %d; want %d %d %d %d",
+					r.Customers, r.Churned, r.Events, r.Later, tc.customers, tc.churned, tc.events, tc.later)
+			}
+			// The scored signals are those of the events up to T, at now = T.
+			var s Signals
+			s.Apply(domain.CustomerRegistered{CustomerID: cust, RegisteredAt: first}, first)
+			s.Apply(domain.OrderPlaced{OrderID: oid(1), CustomerID: cust, OrderedAt: first, Total: dec("100")}, first)
+			if tc.value {
+				s.Apply(domain.OrderPlaced{OrderID: oid(2), CustomerID: cust, OrderedAt: T, Total: dec("100")}, T)
+			}
+			if want := Score(s, T); r.Scored[0].Value != want.Value {
+				t.Errorf("value %v, want %v (the order at T counted: %v)", r.Scored[0].Value, want.Value, tc.value)
+			}
+		})
+	}
+}
