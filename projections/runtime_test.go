@@ -928,8 +928,13 @@ func TestRuntimeCrashEquivalence(t *testing.T) {
 
 	const rounds = 20
 	spec := srv.ConnectionString() + " " + r.Addr()
-	kills := 0
+	kills, moved := 0, 0
+	checkpoint := func() string {
+		gen := r.Client.Get(context.Background(), AliasKey("counter")).Val()
+		return r.Client.Get(context.Background(), genMetaKey("counter", gen, "checkpoint")).Val()
+	}
 	for round := range rounds {
+		before := checkpoint()
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), childEnv+"="+spec)
 		if testing.Verbose() {
@@ -939,12 +944,26 @@ func TestRuntimeCrashEquivalence(t *testing.T) {
 			t.Fatal(err)
 		}
 		time.Sleep(time.Duration(150+rand.N(500)) * time.Millisecond)
-		if err := cmd.Process.Signal(syscall.SIGKILL); err == nil {
-			kills++
+		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+			t.Fatalf("round %d: the projector child was gone before its kill: %v", round, err)
 		}
-		_ = cmd.Wait()
-		_ = round
+		var exit *exec.ExitError
+		if err := cmd.Wait(); !errors.As(err, &exit) || exit.Sys().(syscall.WaitStatus).Signal() != syscall.SIGKILL {
+			t.Fatalf("round %d: the projector child ended with %v, not by its SIGKILL", round, err)
+		}
+		kills++
+		if checkpoint() != before {
+			moved++
+		}
 	}
+	// The children must have been working when they were killed: here 14-16
+	// of 20 rounds commit something (a child killed while it waits for its
+	// predecessor's lease to expire does not); a quarter leaves room for a
+	// slow machine.
+	if moved < rounds/4 {
+		t.Fatalf("the checkpoint moved in only %d of %d rounds: the children were not projecting when killed", moved, rounds)
+	}
+	t.Logf("%d kills; the checkpoint moved in %d rounds", kills, moved)
 	close(stop)
 	<-appDone
 	head := last.Load()
