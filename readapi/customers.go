@@ -75,7 +75,7 @@ func (a *api) listCustomers(c *gin.Context) {
 		r.bad("q", "must contain at least one letter or digit")
 	}
 	level := 0
-	if v := c.Query("level"); v != "" {
+	if v, _ := r.query("level"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil || n < 1 || n > 5 {
 			r.bad("level", "must be an integer from 1 to 5")
@@ -267,24 +267,35 @@ func (a *api) getCustomer(c *gin.Context) {
 	answer(c, b)
 }
 
-// GET /v1/customers/{id}/timeline?kinds=
-func (a *api) timeline(c *gin.Context) {
-	r := a.begin(c)
-	id := r.parseID()
-	limit, cur := r.parseLimit(), r.parseCursor("timeline")
+// kinds reads ?kinds=: comma-separated timeline kinds; a repeated kinds
+// parameter adds its kinds (kinds=order&kinds=service is
+// kinds=order,service). nil means every kind.
+func (r *request) kinds() []string {
 	var kinds []string
-	if v := c.Query("kinds"); v != "" {
+	for _, v := range r.c.QueryArray("kinds") {
+		if v == "" {
+			continue
+		}
 		for _, k := range strings.Split(v, ",") {
 			k = strings.TrimSpace(k)
 			if !slices.Contains(rm.TimelineKinds, k) {
-				r.bad("kinds", "must be a comma-separated list of "+strings.Join(rm.TimelineKinds, ", "))
-				break
+				r.bad("kinds", "must be a comma-separated list of "+strings.Join(rm.TimelineKinds, ", ")+" (repeat kinds= to add more)")
+				return nil
 			}
 			if !slices.Contains(kinds, k) {
 				kinds = append(kinds, k)
 			}
 		}
 	}
+	return kinds
+}
+
+// GET /v1/customers/{id}/timeline?kinds= (repeatable: the union)
+func (a *api) timeline(c *gin.Context) {
+	r := a.begin(c)
+	id := r.parseID()
+	limit, cur := r.parseLimit(), r.parseCursor("timeline")
+	kinds := r.kinds()
 	if r.invalid() {
 		return
 	}
@@ -303,7 +314,8 @@ func (a *api) timeline(c *gin.Context) {
 	prefix := sts[1].Prefix
 	all := prefix + rm.TimelineKey(id, "")
 	n := sts[1].Cards[0]
-	query := strings.Join(kinds, ",") + "|" + c.Query("cursor") + "|" + strconv.Itoa(limit)
+	rawCursor, _ := r.query("cursor")
+	query := strings.Join(kinds, ",") + "|" + rawCursor + "|" + strconv.Itoa(limit)
 	hq := fnv.New64a()
 	hq.Write([]byte(query))
 	version := sts[1].Gen + "." + strconv.FormatInt(n, 10)

@@ -30,7 +30,9 @@
 // nextCursor. In the rankings (contribution, churn risks) an item whose
 // score changes between two pages moves, and may be seen twice or not at
 // all, as in any live ranking. Bad parameters answer 400 problem+json
-// naming each field.
+// naming each field; so does a list or filter parameter given twice,
+// except kinds, whose repeats add up (kinds=order&kinds=service is
+// kinds=order,service).
 //
 // Roles: httpx.DefaultQueryMatrix. With ScopeOwn (sales) a user sees the
 // customers they own, the opportunities and service requests of those

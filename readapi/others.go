@@ -225,7 +225,7 @@ var (
 
 // parseYear reads ?year= (four digits).
 func (r *request) parseYear() string {
-	v := r.c.Query("year")
+	v, _ := r.query("year")
 	if v != "" && !yearRe.MatchString(v) {
 		r.bad("year", "must be a year such as 2011")
 		return ""
@@ -261,7 +261,7 @@ func (a *api) contribution(c *gin.Context) {
 	if q != "" && len(words) == 0 {
 		r.bad("q", "must contain at least one letter or digit")
 	}
-	currency := r.c.Query("currency")
+	currency, _ := r.query("currency")
 	if currency != "" && !currencyRe.MatchString(currency) {
 		r.bad("currency", "must be an ISO 4217 code such as GBP")
 	}

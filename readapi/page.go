@@ -51,9 +51,25 @@ func decodeCursor(s, list string) (cursor, error) {
 	return cursor{List: list, Score: sc, Member: f[3]}, nil
 }
 
+// query returns the value of the single-valued query parameter name (ok
+// false when it is absent). A parameter given more than once is a bad
+// request naming it: which of the values was meant is not for the API to
+// guess.
+func (r *request) query(name string) (string, bool) {
+	vs, ok := r.c.GetQueryArray(name)
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	if len(vs) > 1 {
+		r.bad(name, "must be given once (it was given "+strconv.Itoa(len(vs))+" times)")
+		return "", false
+	}
+	return vs[0], true
+}
+
 // parseLimit reads ?limit= (1–MaxLimit, default DefaultLimit).
 func (r *request) parseLimit() int {
-	v, ok := r.c.GetQuery("limit")
+	v, ok := r.query("limit")
 	if !ok {
 		return DefaultLimit
 	}
@@ -65,9 +81,12 @@ func (r *request) parseLimit() int {
 	return n
 }
 
-// parseCursor reads ?cursor= of list (nil when absent).
+// parseCursor reads ?cursor= of list (nil when absent). list names the
+// list with every parameter that chooses which items it holds or their
+// order (the customer of a timeline, the year and currency of a ranking),
+// so that a cursor of another list is refused.
 func (r *request) parseCursor(list string) *cursor {
-	v, ok := r.c.GetQuery("cursor")
+	v, ok := r.query("cursor")
 	if !ok || v == "" {
 		return nil
 	}
@@ -91,7 +110,7 @@ func (r *request) parseID() string {
 
 // enum reads an optional query parameter that must be one of allowed.
 func (r *request) enum(name string, allowed ...string) string {
-	v := r.c.Query(name)
+	v, _ := r.query(name)
 	if v == "" {
 		return ""
 	}
@@ -106,7 +125,8 @@ func (r *request) enum(name string, allowed ...string) string {
 
 // text reads an optional free-text query parameter (at most max bytes).
 func (r *request) text(name string, max int) string {
-	v := strings.TrimSpace(r.c.Query(name))
+	v, _ := r.query(name)
+	v = strings.TrimSpace(v)
 	if len(v) > max {
 		r.bad(name, "must be at most "+strconv.Itoa(max)+" bytes")
 		return ""
