@@ -556,7 +556,8 @@ func TestRuntimeRebuildWhileServing(t *testing.T) {
 		e.append("s-"+strconv.Itoa(i%7), ping{N: i})
 	}
 	const grace = 1500 * time.Millisecond
-	rt, cancel, done := e.start([]Projection{newCounter()}, rtOpts{batch: 10, grace: grace})
+	c1 := newCounter()
+	rt, cancel, done := e.start([]Projection{c1}, rtOpts{batch: 10, grace: grace})
 	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
 	want := dump(t, rdb, "counter")
 
@@ -585,9 +586,22 @@ func TestRuntimeRebuildWhileServing(t *testing.T) {
 		}
 	}()
 
+	// A same-version rebuild, slowed down (1 ms per event) so that events
+	// appended meanwhile reach the served generation while it builds.
+	c1.slow.Store(true)
 	if err := rt.Rebuild(ctx, "counter"); err != nil {
 		t.Fatal(err)
 	}
+	waitFor(t, 10*time.Second, "the rebuild to start", func() bool { return statusOf(t, rt, "counter").Building != "" })
+	e.append("s-0", ping{N: 500})
+	waitFor(t, 10*time.Second, "the served generation fed while the rebuild runs", func() bool {
+		return rdb.Get(ctx, "crm:counter:v1:n:s-0").Val() == strconv.Itoa(300/7+1+1)
+	})
+	if s := statusOf(t, rt, "counter"); s.Building == "" || s.Active != "v1" {
+		t.Fatalf("the rebuild ended before the served generation was checked: %+v", s)
+	}
+	want = dump(t, rdb, "counter") // the served generation, with the new event
+	c1.slow.Store(false)
 	waitFor(t, 10*time.Second, "rebuild", func() bool {
 		s := statusOf(t, rt, "counter")
 		return s.Active == "v1-r1" && s.Building == "" && s.Checkpoint >= e.last
@@ -613,7 +627,7 @@ func TestRuntimeRebuildWhileServing(t *testing.T) {
 	c2.version = 2
 	rt2, cancel2, done2 := e.start([]Projection{c2}, rtOpts{batch: 10})
 	e.append("s-0", ping{N: 1000})
-	want["n:s-0"] = "string:" + strconv.Itoa(300/7+1+1)
+	want["n:s-0"] = "string:" + strconv.Itoa(300/7+1+2)
 	waitFor(t, 10*time.Second, "v2", func() bool {
 		s := statusOf(t, rt2, "counter")
 		return s.Active == "v2" && s.Building == "" && s.Checkpoint >= e.last
