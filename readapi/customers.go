@@ -267,6 +267,13 @@ func (a *api) getCustomer(c *gin.Context) {
 	answer(c, b)
 }
 
+// timelineList names the timeline of customer id in its cursors (the
+// kinds filter does not: it picks items of the same order).
+func timelineList(id string) string { return "timeline:" + id }
+
+// ordersList names the order list of customer id in its cursors.
+func ordersList(id string) string { return "orders:" + id }
+
 // kinds reads ?kinds=: comma-separated timeline kinds; a repeated kinds
 // parameter adds its kinds (kinds=order&kinds=service is
 // kinds=order,service). nil means every kind.
@@ -294,7 +301,11 @@ func (r *request) kinds() []string {
 func (a *api) timeline(c *gin.Context) {
 	r := a.begin(c)
 	id := r.parseID()
-	limit, cur := r.parseLimit(), r.parseCursor("timeline")
+	limit := r.parseLimit()
+	var cur *cursor
+	if id != "" {
+		cur = r.parseCursor(timelineList(id))
+	}
 	kinds := r.kinds()
 	if r.invalid() {
 		return
@@ -353,7 +364,7 @@ func (a *api) timeline(c *gin.Context) {
 		}
 		return out, nil
 	}
-	items, next, err := page(ctx, zlist{rdb: a.rdb, key: key, desc: true, withDocs: true, docPrefix: prefix + "item:"}, "timeline", cur, limit, keep)
+	items, next, err := page(ctx, zlist{rdb: a.rdb, key: key, desc: true, withDocs: true, docPrefix: prefix + "item:"}, timelineList(id), cur, limit, keep)
 	if err != nil {
 		a.fail(c, err)
 		return
@@ -410,7 +421,11 @@ func (a *api) docs(prefix string, key func(string) string, filter func(raw strin
 func (a *api) customerOrders(c *gin.Context) {
 	r := a.begin(c)
 	id := r.parseID()
-	limit, cur := r.parseLimit(), r.parseCursor("orders")
+	limit := r.parseLimit()
+	var cur *cursor
+	if id != "" {
+		cur = r.parseCursor(ordersList(id))
+	}
 	if r.invalid() {
 		return
 	}
@@ -423,7 +438,7 @@ func (a *api) customerOrders(c *gin.Context) {
 		return
 	}
 	prefix := sts[1].Prefix
-	items, next, err := page(c.Request.Context(), zlist{rdb: a.rdb, key: prefix + rm.OrderCustomerKey(id), desc: true}, "orders", cur, limit,
+	items, next, err := page(c.Request.Context(), zlist{rdb: a.rdb, key: prefix + rm.OrderCustomerKey(id), desc: true}, ordersList(id), cur, limit,
 		a.docs(prefix, rm.OrderKey, nil))
 	if err != nil {
 		a.fail(c, err)

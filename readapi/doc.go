@@ -25,7 +25,12 @@
 // Lists answer {items, nextCursor} (null on the last page); limit is 1–200
 // (default 50). A cursor is the (score, member) of the last item in the
 // sorted set the list walks, never an offset, so paging stays stable while
-// writes happen: an item present throughout is returned once. A filtered
+// writes happen: an item present throughout is returned once. A cursor
+// names its list with the parameters that choose it (the customer of a
+// timeline or order list, the year and currency of the contribution
+// ranking, defaults resolved): given to another list it is a 400 naming
+// cursor. Filters (kinds, status, level, ...) keep the list's order, so a
+// cursor carries over when they change. A filtered
 // page inspects at most 5,000 members and may then end short, with a
 // nextCursor. In the rankings (contribution, churn risks) an item whose
 // score changes between two pages moves, and may be seen twice or not at

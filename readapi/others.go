@@ -233,6 +233,12 @@ func (r *request) parseYear() string {
 	return v
 }
 
+// contributionList names the contribution ranking of year and currency
+// in its cursors.
+func contributionList(year, currency string) string {
+	return "contribution:" + year + ":" + currency
+}
+
 // years returns the members of a set of years, sorted.
 func (a *api) years(ctx context.Context, key string) ([]string, error) {
 	ys, err := a.rdb.SMembers(ctx, key).Result()
@@ -254,7 +260,7 @@ type contributionItem struct {
 // the year's first currency).
 func (a *api) contribution(c *gin.Context) {
 	r := a.begin(c)
-	limit, cur := r.parseLimit(), r.parseCursor("contribution")
+	limit := r.parseLimit()
 	year := r.parseYear()
 	q := r.text("q", 200)
 	words := searchWords(q)
@@ -265,6 +271,7 @@ func (a *api) contribution(c *gin.Context) {
 	if currency != "" && !currencyRe.MatchString(currency) {
 		r.bad("currency", "must be an ISO 4217 code such as GBP")
 	}
+	r.query("cursor") // a repeat is refused now; the cursor is read once year and currency are known
 	if r.invalid() {
 		return
 	}
@@ -299,8 +306,12 @@ func (a *api) contribution(c *gin.Context) {
 	if currency == "" && len(total.Net) > 0 {
 		currency = total.Net[0].Currency
 	}
-	if cur != nil && cur.List != "contribution" {
-		cur = nil
+	// The ranking is of one year and currency (the defaults resolved): a
+	// cursor of another year's or currency's ranking is refused.
+	list := contributionList(year, currency)
+	cur := r.parseCursor(list)
+	if r.invalid() {
+		return
 	}
 	keep := func(ctx context.Context, zs []redis.Z, docs []*string) ([]json.RawMessage, error) {
 		out := make([]json.RawMessage, len(zs))
@@ -346,7 +357,7 @@ func (a *api) contribution(c *gin.Context) {
 	var next *cursor
 	if year != "" && currency != "" {
 		items, next, err = page(ctx, zlist{rdb: a.rdb, key: prefix + rm.ContributionRankingKey(year, currency), desc: true},
-			"contribution", cur, limit, keep)
+			list, cur, limit, keep)
 		if err != nil {
 			a.fail(c, err)
 			return
