@@ -14,7 +14,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/crm-es/crm/domain"
+	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/internal/dataset"
+	"github.com/crm-es/crm/internal/eventcodec"
 	"github.com/crm-es/crm/projections/churn"
 )
 
@@ -112,6 +117,120 @@ func TestChurnEvaluateSlice(t *testing.T) {
 			t.Errorf("%d customers written", n)
 		}
 	}
+}
+
+// TestChurnEvaluateSliceValues checks the per-customer values of "crm churn
+// evaluate" on the slice (its store kept with --data) against the model
+// folded in the test over every event of the store's $all up to T, decoded
+// without the churn filter. The slice's cancellation invoices before T are
+// recorded as OrderCancelled and OrderReturned; the test requires that
+// leaving them out changes some customer's value, so a replay that dropped
+// them fails here.
+func TestChurnEvaluateSliceValues(t *testing.T) {
+	dir := t.TempDir()
+	storeDir, out := filepath.Join(dir, "store"), filepath.Join(dir, "scores.ndjson")
+	T := time.Date(2011, 6, 1, 0, 0, 0, 0, time.UTC)
+	var stdout, stderr bytes.Buffer
+	code := run(context.Background(), []string{"churn", "evaluate", "--progress", "none", "--cutoff", "2011-06-01", "--data", storeDir, "--out", out, importSlice},
+		envMap(nil), &stdout, &stderr)
+	if code != exitOK {
+		t.Fatalf("exit %d\nstdout:\n%s\nstderr:\n%s", code, stdout.String(), stderr.String())
+	}
+	got := map[string]churn.Scored{}
+	b, err := os.ReadFile(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for line := range strings.Lines(string(b)) {
+		var s churn.Scored
+		if err := json.Unmarshal([]byte(line), &s); err != nil {
+			t.Fatal(err)
+		}
+		got[s.CustomerID] = s
+	}
+
+	// Fold the store's log in the test: all of it, and without the
+	// cancellations and returns.
+	store, err := eventstore.Open(context.Background(), eventstore.Config{DataDir: storeDir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	all, without := map[string]*churn.Signals{}, map[string]*churn.Signals{}
+	counts := map[string]int{}
+	codec := eventcodec.New()
+	var after eventstore.Checkpoint
+	for {
+		page, err := store.ReadAll(context.Background(), after, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			after = r.Checkpoint()
+			if r.IsSystem() {
+				continue
+			}
+			v, err := codec.DecodeRecorded(r)
+			if err != nil {
+				t.Fatalf("decode %s: %v", r.Type, err)
+			}
+			e, ok := v.(domain.Event)
+			if !ok {
+				continue
+			}
+			id, ok := churn.CustomerOf(e)
+			at := r.Metadata.OccurredAt
+			if at.IsZero() {
+				at = r.RecordedAt
+			}
+			if !ok || at.After(T) {
+				continue
+			}
+			for _, m := range []map[string]*churn.Signals{all, without} {
+				if m[id.String()] == nil {
+					m[id.String()] = &churn.Signals{}
+				}
+			}
+			all[id.String()].Apply(e, at)
+			counts[r.Type]++
+			if r.Type != domain.TypeOrderCancelled && r.Type != domain.TypeOrderReturned {
+				without[id.String()].Apply(e, at)
+			}
+		}
+	}
+	if counts[domain.TypeOrderCancelled] == 0 || counts[domain.TypeOrderReturned] == 0 {
+		t.Fatalf("the slice has no cancellation or no return before T (the test's premise): %v", counts)
+	}
+	changed := 0
+	scored := 0
+	for id, s := range all {
+		if s.OrdersPlaced == 0 {
+			continue
+		}
+		scored++
+		want := churn.Score(*s, T)
+		g, ok := got[id]
+		if !ok {
+			t.Errorf("customer %s (%s) missing from the output", id, s.ExternalRef)
+			continue
+		}
+		if diff := cmp.Diff(want, g.Result); diff != "" {
+			t.Errorf("customer %s (%s) (-folded here +crm churn evaluate):\n%s", id, s.ExternalRef, diff)
+		}
+		if churn.Score(*without[id], T).Value != want.Value {
+			changed++
+		}
+	}
+	if scored != len(got) || scored == 0 {
+		t.Errorf("%d customers written, %d ordered by T", len(got), scored)
+	}
+	if changed == 0 {
+		t.Errorf("no customer's value depends on its cancellations and returns: the test would not catch them dropped")
+	}
+	t.Logf("%d customers, %d whose value depends on cancellations or returns; events up to T: %v", scored, changed, counts)
 }
 
 // TestChurnEvaluateFull is the acceptance run of DESIGN §7 on the whole
