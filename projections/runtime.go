@@ -417,7 +417,8 @@ func (w *worker) plan(ctx context.Context, epoch int64) (plan, error) {
 	}
 	str := func(x any) string { s, _ := x.(string); return s }
 	pl := plan{active: str(vals[0]), building: str(vals[1])}
-	requested := str(vals[2]) != ""
+	request := str(vals[2])
+	requested := request != ""
 	if genVersion(pl.active) > v || genVersion(pl.building) > v {
 		return plan{}, fmt.Errorf("%w: generation %s%s is newer than this binary's version %d; leaving the projection to a newer process",
 			errNewerVersion, pl.active, pl.building, v)
@@ -437,6 +438,13 @@ func (w *worker) plan(ctx context.Context, epoch int64) (plan, error) {
 	op := func(name string, args ...string) {
 		ops = append(ops, name, strconv.Itoa(len(args)))
 		ops = append(ops, args...)
+	}
+	if gen, ok := strings.CutPrefix(request, abandonPrefix); ok && gen == pl.building {
+		// The build is corrupt (see abandonBuild): start afresh.
+		w.log.Warn("abandoning a corrupt build", "generation", pl.building)
+		op("DEL", metaKey(w.name, "building"))
+		op("SADD", metaKey(w.name, "garbage"), pl.building)
+		pl.building = ""
 	}
 	if pl.building != "" && genVersion(pl.building) != v {
 		w.log.Info("abandoning a build of another version", "generation", pl.building)

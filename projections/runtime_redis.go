@@ -18,7 +18,7 @@ import (
 //	crm:NAME:meta:lease              lease holder id (SET NX PX, renewed)
 //	crm:NAME:meta:epoch              fencing epoch, raised on every lease acquisition
 //	crm:NAME:meta:building           generation being built blue/green
-//	crm:NAME:meta:rebuild            a rebuild request (crm projections rebuild)
+//	crm:NAME:meta:rebuild            a rebuild request (crm projections rebuild), or "abandon:GEN" (a corrupt build)
 //	crm:NAME:meta:garbage            set of retired generations being deleted
 //	crm:NAME:meta:genseq:V           counter of version V's generation names (vV, vV-r1, …; never reused)
 //	crm:NAME:meta:state              the holder's state, for other processes
@@ -52,6 +52,16 @@ func ActivePrefix(ctx context.Context, rdb redis.Cmdable, name string) (prefix s
 // blue/green under a new generation (picked up within about a second).
 func RequestRebuild(ctx context.Context, rdb redis.Cmdable, name string) error {
 	return rdb.Set(ctx, metaKey(name, "rebuild"), "1", 0).Err()
+}
+
+// abandonPrefix marks a rebuild request that abandons the build it names:
+// a plain request leaves a build in progress alone (it already reads the
+// whole log), a corrupt build must start afresh.
+const abandonPrefix = "abandon:"
+
+// abandonBuild asks for the build gen to be dropped and built afresh.
+func abandonBuild(ctx context.Context, rdb redis.Cmdable, name, gen string) error {
+	return rdb.Set(ctx, metaKey(name, "rebuild"), abandonPrefix+gen, 0).Err()
 }
 
 func metaKey(name, k string) string { return "crm:" + name + ":meta:" + k }

@@ -710,6 +710,50 @@ func TestRuntimeRedisDataLost(t *testing.T) {
 	}
 }
 
+// TestRuntimeCorruptBuildAbandoned: a build whose committed batch Redis
+// partly refused (another writer changed the type of one of its keys) is
+// not switched in: it is abandoned and built afresh under a new name.
+func TestRuntimeCorruptBuildAbandoned(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rdb := e.redis.Client
+	// Enough events for the build to commit part of the way (catch-up
+	// commits come every catchUpCommitEvents handled events).
+	for i := range catchUpCommitEvents + 1000 {
+		e.append("s-"+strconv.Itoa(i%4), ping{N: i})
+	}
+	c := newCounter()
+	rt, _, _ := e.start([]Projection{c}, rtOpts{batch: 10})
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	want := dump(t, rdb, "counter")
+
+	c.slow.Store(true) // 1 ms per event: time to corrupt the build
+	if err := rt.Rebuild(ctx, "counter"); err != nil {
+		t.Fatal(err)
+	}
+	var building string
+	waitFor(t, 10*time.Second, "the build to commit its first batch", func() bool {
+		building = statusOf(t, rt, "counter").Building
+		return building != "" && rdb.Exists(ctx, GenerationPrefix("counter", building)+"types:s-0").Val() == 1
+	})
+	// An outside writer turns a set the build knows into a string: its
+	// next SADD there fails inside EXEC.
+	if err := rdb.Set(ctx, GenerationPrefix("counter", building)+"types:s-0", "x", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.slow.Store(false)
+	waitFor(t, 20*time.Second, "a fresh build switched in", func() bool {
+		s := statusOf(t, rt, "counter")
+		return s.Active != "v1" && s.Active != building && s.Building == "" && s.Checkpoint >= e.last
+	})
+	if diff := cmp.Diff(want, dump(t, rdb, "counter")); diff != "" {
+		t.Fatalf("the fresh build differs from the first (-first +fresh):\n%s", diff)
+	}
+	waitFor(t, 10*time.Second, "the corrupt build deleted", func() bool {
+		return keysWithPrefix(t, rdb, GenerationPrefix("counter", building)) == 0
+	})
+}
+
 // TestRuntimeGenerationNamesNeverReused: every build of a version gets a
 // name of its own, even once an older generation of that name is deleted;
 // a process that lost its lease in the middle of deleting a retired

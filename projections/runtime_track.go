@@ -343,7 +343,11 @@ func (t *track) flush(ctx context.Context) error {
 		if errors.Is(err, errExecPartial) {
 			t.w.log.Error("a committed batch was partly refused by Redis (another writer changed a key's type); rebuilding the generation",
 				"generation", t.gen, "err", err)
-			_ = RequestRebuild(ctx, t.rdb(), name)
+			if t.build {
+				_ = abandonBuild(ctx, t.rdb(), name, t.gen)
+			} else {
+				_ = RequestRebuild(ctx, t.rdb(), name)
+			}
 			return fmt.Errorf("%w: %w", errReplan, err)
 		}
 		if err == nil {
