@@ -938,3 +938,71 @@ func TestWarningOncePerDay(t *testing.T) {
 		}
 	}
 }
+
+// TestClearingOncePerDay: the clearing key is per customer and UTC day of
+// the scorer's now. A customer cleared, warned again the same day (its new
+// order cancelled: the rule fires again) and then low again (another
+// order) keeps its warning until the next day.
+func TestClearingOncePerDay(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, _, _ := e.project(t, e.r.Client)
+	id := e.register(t, "Flapping", "rep-1")
+	e.monthly(t, id, time.Date(2025, 1, 10, 0, 0, 0, 0, time.UTC), time.Date(2025, 6, 10, 0, 0, 0, 0, time.UTC))
+	e.caughtUp(t, rt)
+	now := time.Date(2026, 1, 20, 12, 0, 0, 0, time.UTC)
+	e.setClock(now)
+	s := e.scorer(t, &now, 1)
+	if st := scoreAll(t, s); st.Warned != 1 {
+		t.Fatalf("first warning: %+v", st)
+	}
+	e.monthly(t, id, time.Date(2026, 1, 21, 0, 0, 0, 0, time.UTC), time.Date(2026, 5, 21, 0, 0, 0, 0, time.UTC))
+	day := time.Date(2026, 6, 25, 0, 0, 0, 0, time.UTC)
+	placed := func(at time.Time) uuid.UUID {
+		t.Helper()
+		res, err := e.h.PlaceOrder(ctx, admin, commands.PlaceOrder{PlaceOrder: domain.PlaceOrder{CustomerID: id, OrderedAt: at, Currency: "GBP",
+			Lines: []domain.OrderLine{{SKU: "SKU-1", Quantity: domain.DecimalFromInt(1), UnitPrice: domain.DecimalFromInt(250)}}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return uuid.MustParse(res.ID)
+	}
+	var recent uuid.UUID
+	for _, tc := range []struct {
+		name            string
+		at              time.Time // the scorer's now and the command clock
+		act             func()
+		warned, cleared int
+		status          domain.CustomerStatus // after the pass, once projected
+	}{
+		{"ordered again: cleared", day.Add(10 * time.Hour), func() { recent = placed(day.Add(-24 * time.Hour)) }, 0, 1, domain.CustomerStatusActive},
+		{"the order cancelled: warned again", day.Add(12 * time.Hour), func() {
+			if _, err := e.h.CancelOrder(ctx, admin, recent, "mistake"); err != nil {
+				t.Fatal(err)
+			}
+		}, 1, 0, domain.CustomerStatusAtRisk},
+		{"ordered again the same day: not cleared", day.Add(14 * time.Hour), func() { placed(day.Add(13 * time.Hour)) }, 0, 0, domain.CustomerStatusAtRisk},
+		{"the next day: cleared", day.Add(34 * time.Hour), func() {}, 0, 1, domain.CustomerStatusActive},
+	} {
+		now = tc.at
+		e.setClock(tc.at)
+		tc.act()
+		e.caughtUp(t, rt)
+		st := scoreAll(t, s)
+		r := readRisk(t, e.r.Client, id)
+		if st.Warned != tc.warned || st.Cleared != tc.cleared {
+			t.Errorf("%s: %+v, want warned %d cleared %d (risk %+v)", tc.name, st, tc.warned, tc.cleared, r)
+		}
+		if wantLow := tc.cleared > 0 || tc.name == "ordered again the same day: not cleared"; wantLow && (r.Band != churn.BandLow || r.Rule.Fires) {
+			t.Fatalf("%s: not low with the rule silent (the test's premise): %+v", tc.name, r)
+		}
+		e.caughtUp(t, rt)
+		if doc, _, err := churn.ReadSignals(ctx, e.r.Client, id.String()); err != nil || doc.Signals.Status != tc.status {
+			t.Errorf("%s: status %s, want %s (%v)", tc.name, doc.Signals.Status, tc.status, err)
+		}
+	}
+	if diff := cmp.Diff([]string{domain.TypeChurnWarningRaised, domain.TypeChurnWarningCleared, domain.TypeChurnWarningRaised, domain.TypeChurnWarningCleared},
+		e.churnEvents(t, id)); diff != "" {
+		t.Errorf("churn events (-want +got):\n%s", diff)
+	}
+}
