@@ -26,6 +26,7 @@ import (
 //	search:<prefix>           set of customer ids whose name has a word starting with prefix
 //	                          (lowercase, 1–MaxSearchPrefix runes)
 //	link:<stream>             per opportunity/service/order stream: its contribution to the KPIs
+//	orders:<id>               customerOrders: the customer's orders not cancelled (for kpis.lastOrderAt)
 type Customers struct{ cache *docCache }
 
 // MaxSearchPrefix is the longest name-word prefix indexed under search:.
@@ -37,6 +38,7 @@ func CustomerLevelKey(level int) string    { return "level:" + strconv.Itoa(leve
 func CustomerRegionKey(r string) string    { return "region:" + strings.ToLower(r) }
 func CustomerOwnerKey(owner string) string { return "owner:" + owner }
 func CustomerStatusKey(s string) string    { return "status:" + s }
+func CustomerOrdersKey(id string) string   { return "orders:" + id }
 func CustomerSearchKey(prefix string) string {
 	return "search:" + strings.ToLower(prefix)
 }
@@ -96,6 +98,9 @@ type ChurnState struct {
 }
 
 // CustomerKPIs are the customer's figures derived from its other streams.
+// LastOrderAt is the latest orderedAt of the orders not cancelled (absent
+// when there is none): cancelling the latest order moves it back to the
+// previous one, as the churn rule sees it (customerOrders).
 type CustomerKPIs struct {
 	Orders              int        `json:"orders"`          // orders placed
 	CancelledOrders     int        `json:"cancelledOrders"` // of which cancelled
@@ -108,6 +113,70 @@ type CustomerKPIs struct {
 	OpenOpportunities   int        `json:"openOpportunities"`
 	WonOpportunities    int        `json:"wonOpportunities"`
 	LostOpportunities   int        `json:"lostOpportunities"`
+}
+
+// customerOrders is what the customers projection keeps, per customer and
+// outside the 360 document (which it would bloat), to know kpis.lastOrderAt
+// through cancellations: the orders not cancelled, in (orderedAt, id)
+// order. It is written in the same batch as the document and only for an
+// event its order stream's link has not seen, so a replay changes nothing.
+type customerOrders struct {
+	Live []orderAt `json:"live"`
+}
+
+// orderAt is an order and its orderedAt.
+type orderAt struct {
+	ID string    `json:"id"`
+	At time.Time `json:"at"`
+}
+
+func compareOrderAt(a, b orderAt) int {
+	if c := a.At.Compare(b.At); c != 0 {
+		return c
+	}
+	return strings.Compare(a.ID, b.ID)
+}
+
+// place adds o (once).
+func (co *customerOrders) place(o orderAt) {
+	if slices.ContainsFunc(co.Live, func(x orderAt) bool { return x.ID == o.ID }) {
+		return
+	}
+	i, _ := slices.BinarySearchFunc(co.Live, o, compareOrderAt)
+	co.Live = slices.Insert(co.Live, i, o)
+}
+
+// cancel removes the order id.
+func (co *customerOrders) cancel(id string) {
+	co.Live = slices.DeleteFunc(co.Live, func(x orderAt) bool { return x.ID == id })
+}
+
+// last is the latest orderedAt (nil when there is no order).
+func (co *customerOrders) last() *time.Time {
+	if len(co.Live) == 0 {
+		return nil
+	}
+	return tptr(co.Live[len(co.Live)-1].At)
+}
+
+// orderKPI applies an order placement (place) or cancellation to the
+// customer's orders not cancelled and returns the resulting lastOrderAt.
+func (p Customers) orderKPI(ctx context.Context, tx projections.Tx, customerID string, o orderAt, place bool) (*time.Time, error) {
+	key := CustomerOrdersKey(customerID)
+	var co customerOrders
+	if _, err := getDoc(ctx, tx, p.cache, key, &co); err != nil {
+		return nil, err
+	}
+	if place {
+		co.place(o)
+	} else {
+		co.cancel(o.ID)
+	}
+	if co.Live == nil {
+		co.Live = []orderAt{}
+	}
+	last := co.last()
+	return last, setDoc(tx, p.cache, key, &co)
 }
 
 // Name returns "customers".
@@ -371,7 +440,9 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 		k.OpenServiceRequests--
 	case domain.OrderPlaced:
 		k.Orders++
-		k.LastOrderAt = later(k.LastOrderAt, d.OrderedAt)
+		if k.LastOrderAt, err = p.orderKPI(ctx, tx, c.ID, orderAt{ID: d.OrderID.String(), At: d.OrderedAt.UTC()}, true); err != nil {
+			return err
+		}
 		l.Value, l.Currency = d.Total, d.Currency // what the order still contributes
 		if k.Revenue, err = k.Revenue.add(d.Currency, d.Total, +1); err != nil {
 			return err
@@ -379,6 +450,9 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 	case domain.OrderCancelled:
 		// A cancellation takes back what returns left of the order.
 		k.CancelledOrders++
+		if k.LastOrderAt, err = p.orderKPI(ctx, tx, c.ID, orderAt{ID: d.OrderID.String()}, false); err != nil {
+			return err
+		}
 		if k.Revenue, err = k.Revenue.add(l.Currency, l.Value, -1); err != nil {
 			return err
 		}
