@@ -4,11 +4,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
+	"github.com/crm-es/crm/commands"
+	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/projections/churn"
 )
 
@@ -202,4 +206,103 @@ func TestChurnRisksActiveAndAtRiskOnly(t *testing.T) {
 			}
 		})
 	}
+}
+
+// commandWarner is cmd/crm's adapter: the scorer's warnings and clearings
+// through the real command handlers.
+type commandWarner struct{ h *commands.Handlers }
+
+func (w commandWarner) WarnChurn(ctx context.Context, id uuid.UUID, cw domain.ChurnWarning, key string) (bool, error) {
+	res, err := w.h.WarnChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer"}, IdempotencyKey: key}, id, cw)
+	return res.Changed && !res.Replayed, err
+}
+
+func (w commandWarner) ClearChurn(ctx context.Context, id uuid.UUID, reason, key string) (bool, error) {
+	res, err := w.h.ClearChurn(ctx, commands.Options{Actor: commands.Actor{UserID: "churn-scorer"}, IdempotencyKey: key}, id, reason)
+	return res.Changed && !res.Replayed, err
+}
+
+// TestChurnWarningClearedEverywhere: a customer the scorer warned (high:
+// no order for two years) who orders again every month is cleared by the
+// scorer, and the query API follows: the status filter, the 360 and the
+// churn report's atRisk and cleared.
+func TestChurnWarningClearedEverywhere(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	now := time.Now().UTC()
+	order := func(id string, at time.Time) reply {
+		t.Helper()
+		return e.cmd(http.MethodPost, "/v1/orders", "admin", map[string]any{"customerId": id, "currency": "GBP",
+			"orderedAt": at.Format(time.RFC3339), "lines": []map[string]any{{"sku": "X", "quantity": 1, "unitPrice": "10"}}})
+	}
+	id, _ := e.register("admin", "Returning", "sales", nil)
+	last := order(id, now.AddDate(-2, 0, 0))
+	sc, err := churn.NewScorer(churn.ScorerConfig{Redis: e.redis.Client, Warner: commandWarner{commands.New(commands.Config{Store: e.store})},
+		Now: func() time.Time { return now }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// score scores everyone after the projections have last, and returns
+	// a query that waits for what the scorer recorded.
+	score := func(last reply) (churn.PassStats, func(path, user string) reply) {
+		t.Helper()
+		e.fresh("/v1/churn/risks", "admin", last)
+		st, ok, err := sc.ScoreAll(ctx)
+		if err != nil || !ok {
+			t.Fatalf("scoring: %v %v", ok, err)
+		}
+		head, err := e.store.Head(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st, func(path, user string) reply {
+			t.Helper()
+			r := e.get(path, user, "X-Min-Position", strconv.FormatUint(head.Commit, 10), "X-Wait-Timeout", "10s")
+			if r.status != http.StatusOK {
+				t.Fatalf("GET %s: %d %s", path, r.status, r.raw)
+			}
+			return r
+		}
+	}
+	ids := func(r reply) []string {
+		out := []string{}
+		for _, it := range r.items() {
+			out = append(out, it["id"].(string))
+		}
+		return out
+	}
+	check := func(t *testing.T, get func(path, user string) reply, status string, atRisk, cleared float64) {
+		t.Helper()
+		for _, s := range []string{"active", "at_risk"} {
+			want := []string{}
+			if s == status {
+				want = []string{id}
+			}
+			if diff := cmp.Diff(want, ids(get("/v1/customers?status="+s, "admin"))); diff != "" {
+				t.Errorf("/v1/customers?status=%s (-want +got):\n%s", s, diff)
+			}
+		}
+		if got := get("/v1/customers/"+id, "admin").body["status"]; got != status {
+			t.Errorf("360 status %v, want %s", got, status)
+		}
+		w, _ := get("/v1/reports/churn", "executive").body["warnings"].(map[string]any)
+		if w["atRisk"] != atRisk || w["cleared"] != cleared {
+			t.Errorf("churn report warnings: atRisk %v cleared %v, want %v %v", w["atRisk"], w["cleared"], atRisk, cleared)
+		}
+	}
+
+	st, get := score(last)
+	if st.Warned != 1 {
+		t.Fatalf("warning pass: %+v", st)
+	}
+	t.Run("warned", func(t *testing.T) { check(t, get, "at_risk", 1, 0) })
+
+	for m := 5; m >= 0; m-- {
+		last = order(id, now.AddDate(0, -m, -1))
+	}
+	st, get = score(last)
+	if st.Cleared != 1 {
+		t.Fatalf("clearing pass: %+v (risk %s)", st, get("/v1/customers/"+id, "admin").raw)
+	}
+	t.Run("cleared", func(t *testing.T) { check(t, get, "active", 0, 1) })
 }
