@@ -34,7 +34,8 @@ type Status struct {
 	BuildCheckpoint uint64 `json:"build_checkpoint,omitempty"`
 	Head            uint64 `json:"head"`
 	// LagEvents counts the events after Checkpoint that the projection
-	// handles among the next 10,000 of $all (LagEventsCapped: there are
+	// handles, among the 10,000 events of $all after the least checkpoint
+	// of the projections reported together (LagEventsCapped: there are
 	// more); LagSeconds is the age of the oldest.
 	LagEvents       int64   `json:"lag_events"`
 	LagEventsCapped bool    `json:"lag_events_capped,omitempty"`
@@ -49,14 +50,21 @@ func (rt *Runtime) Status(ctx context.Context) ([]Status, error) {
 	if err != nil {
 		return nil, fmt.Errorf("head of $all: %w", err)
 	}
-	var out []Status
+	out := make([]Status, len(rt.workers))
 	var errs []error
-	for _, w := range rt.workers {
+	var lags []LagItem
+	for i, w := range rt.workers {
 		st, err := w.status(ctx, head)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", w.name, err))
 		}
-		out = append(out, st)
+		out[i] = st
+		if err == nil && head.Commit > st.Checkpoint {
+			lags = append(lags, LagItem{Projection: w.p, Checkpoint: eventstore.CheckpointAt(st.Checkpoint), Status: &out[i]})
+		}
+	}
+	if err := CountLags(ctx, rt.cfg.Store, lags); err != nil {
+		errs = append(errs, fmt.Errorf("lag: %w", err))
 	}
 	return out, errors.Join(errs...)
 }
@@ -116,33 +124,51 @@ func (w *worker) status(ctx context.Context, head eventstore.Checkpoint) (Status
 			return st, err
 		}
 	}
-	if head.Commit > cp.Commit {
-		if err := CountLag(ctx, w.rt.cfg.Store, w.p, cp, &st); err != nil {
-			return st, err
-		}
-	}
 	return st, nil
 }
 
-// CountLag counts into st the events after cp that p handles and the age
-// of the oldest of them, reading $all from r; past lagCountCap scanned
-// events it stops and sets st.LagEventsCapped. The runtime's Status and the
-// query API's status endpoint both use it.
-func CountLag(ctx context.Context, r eventstore.AllReader, p Projection, cp eventstore.Checkpoint, st *Status) error {
-	after := cp
+// LagItem is one projection's part of CountLags: its checkpoint, and the
+// status to count its lag into.
+type LagItem struct {
+	Projection Projection
+	Checkpoint eventstore.Checkpoint
+	Status     *Status
+}
+
+// CountLags counts into each item's status the events after its checkpoint
+// that its projection handles, and the age of the oldest of them, reading
+// $all from r once, from the least of the checkpoints; past lagCountCap
+// scanned events it stops and sets LagEventsCapped. The runtime's Status
+// and the query API's status endpoint both use it.
+func CountLags(ctx context.Context, r eventstore.AllReader, items []LagItem) error {
+	if len(items) == 0 {
+		return nil
+	}
+	after := items[0].Checkpoint
+	for _, it := range items[1:] {
+		if it.Checkpoint.Commit < after.Commit {
+			after = it.Checkpoint
+		}
+	}
 	for scanned := 0; scanned < lagCountCap; {
 		evs, err := r.ReadAll(ctx, after, 1000)
 		if err != nil {
 			return err
 		}
 		for _, e := range evs {
-			if e.IsSystem() || !p.Handles(e.Type) {
+			if e.IsSystem() {
 				continue
 			}
-			if st.LagEvents == 0 {
-				st.LagSeconds = max(0, time.Since(e.RecordedAt).Seconds())
+			pos := e.Checkpoint().Commit
+			for _, it := range items {
+				if pos <= it.Checkpoint.Commit || !it.Projection.Handles(e.Type) {
+					continue
+				}
+				if it.Status.LagEvents == 0 {
+					it.Status.LagSeconds = max(0, time.Since(e.RecordedAt).Seconds())
+				}
+				it.Status.LagEvents++
 			}
-			st.LagEvents++
 		}
 		scanned += len(evs)
 		if len(evs) < 1000 {
@@ -150,8 +176,15 @@ func CountLag(ctx context.Context, r eventstore.AllReader, p Projection, cp even
 		}
 		after = evs[len(evs)-1].Checkpoint()
 	}
-	st.LagEventsCapped = true
+	for _, it := range items {
+		it.Status.LagEventsCapped = true
+	}
 	return nil
+}
+
+// CountLag is CountLags for one projection.
+func CountLag(ctx context.Context, r eventstore.AllReader, p Projection, cp eventstore.Checkpoint, st *Status) error {
+	return CountLags(ctx, r, []LagItem{{Projection: p, Checkpoint: cp, Status: st}})
 }
 
 // Parked returns up to limit dead-letter entries of projection name's

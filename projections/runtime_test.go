@@ -754,6 +754,56 @@ func TestRuntimeCorruptBuildAbandoned(t *testing.T) {
 	})
 }
 
+// TestRuntimeStatusLag: the status counts, per projection, the events
+// after its checkpoint that it handles and the age of the oldest, from one
+// scan of $all for all of them.
+func TestRuntimeStatusLag(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	rt, cancel, done := e.start([]Projection{newCounter(), newSparse()}, rtOpts{})
+	e.append("a", ping{N: 0})
+	e.append("b", pong{N: 0})
+	waitFor(t, 10*time.Second, "both live", func() bool {
+		return caughtUp(t, rt, "counter", e.last) && caughtUp(t, rt, "sparse", e.last)
+	})
+	cancel()
+	<-done
+	first := time.Now()
+	for i := range 5 {
+		e.append("a", ping{N: i})
+	}
+	for i := range 3 {
+		e.append("b", pong{N: i})
+	}
+	time.Sleep(50 * time.Millisecond)
+	sts, err := rt.Status(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]int64{}
+	for _, s := range sts {
+		got[s.Name] = s.LagEvents
+		if maxAge := time.Since(first).Seconds(); s.LagSeconds < 0.05 || s.LagSeconds > maxAge+0.01 {
+			t.Errorf("%s: lag %.3f s, want between 0.05 s and the age of its oldest unhandled event (%.3f s)", s.Name, s.LagSeconds, maxAge)
+		}
+		if s.LagEventsCapped {
+			t.Errorf("%s: lag capped at %d events", s.Name, s.LagEvents)
+		}
+	}
+	if diff := cmp.Diff(map[string]int64{"counter": 5, "sparse": 3}, got); diff != "" {
+		t.Fatalf("lag in events (-want +got):\n%s", diff)
+	}
+	var metrics strings.Builder
+	if err := WriteMetrics(&metrics, sts); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{`crm_projection_lag_events{projection="counter"} 5`, `crm_projection_lag_events{projection="sparse"} 3`, `crm_projection_lag_seconds{projection="counter"} 0.`} {
+		if !strings.Contains(metrics.String(), want) {
+			t.Errorf("metrics lack %q:\n%s", want, metrics.String())
+		}
+	}
+}
+
 // TestRuntimeGenerationNamesNeverReused: every build of a version gets a
 // name of its own, even once an older generation of that name is deleted;
 // a process that lost its lease in the middle of deleting a retired
