@@ -223,7 +223,6 @@ type workerState struct {
 	lastErr  string
 	active   string
 	building string
-	parked   int64
 }
 
 type worker struct {

@@ -353,9 +353,6 @@ func (t *track) flush(ctx context.Context) error {
 		if err == nil {
 			b.committed()
 			t.cache.committedTypes(plan.final)
-			t.w.mu.Lock()
-			t.w.st.parked += int64(len(b.parked))
-			t.w.mu.Unlock()
 			t.committed, t.expect = t.pending, true
 			t.newBatch()
 			if attempt > 1 || t.w.snapshot().state == StateFailed {
