@@ -53,7 +53,8 @@ type Opportunity struct {
 	AssigneeID    string           `json:"assigneeId,omitempty"`
 	AssignedAt    *time.Time       `json:"assignedAt,omitempty"`
 	Plan          []PlanItem       `json:"plan"`
-	Amount        *domain.Decimal  `json:"amount,omitempty"` // won amount
+	Amount        *domain.Decimal  `json:"amount,omitempty"`      // won amount
+	WonCurrency   string           `json:"wonCurrency,omitempty"` // the won amount's (Currency is the expected value's)
 	WonAt         *time.Time       `json:"wonAt,omitempty"`
 	NewCustomer   bool             `json:"newCustomer,omitempty"`
 	LostAt        *time.Time       `json:"lostAt,omitempty"`
@@ -72,7 +73,7 @@ type PlanItem struct {
 // Pipeline is the pipeline dashboard: count and value per state and per
 // assignee and state, win rate and the average time to win. The value of
 // an open opportunity is its expected value, of a won one its amount (else
-// its expected value).
+// its expected value), each in its own currency.
 type Pipeline struct {
 	ByStatus   map[string]Bucket            `json:"byStatus"`
 	ByAssignee map[string]map[string]Bucket `json:"byAssignee"`
@@ -98,6 +99,9 @@ func (Opportunities) Handles(t string) bool { return opportunitiesHandles[t] }
 
 func (o *Opportunity) value() (*domain.Decimal, string) {
 	if o.Status == string(domain.OpportunityStatusWon) && o.Amount != nil {
+		if o.WonCurrency != "" {
+			return o.Amount, o.WonCurrency
+		}
 		return o.Amount, o.Currency
 	}
 	return o.ExpectedValue, o.Currency
@@ -219,9 +223,11 @@ func (p Opportunities) Handle(ctx context.Context, tx projections.Tx, e projecti
 		o.Status = string(domain.OpportunityStatusWon)
 		o.CustomerID, o.NewCustomer, o.WonAt = d.CustomerID.String(), d.NewCustomer, tptr(d.WonAt)
 		if d.Amount != nil {
-			o.Amount = d.Amount
-			if d.Currency != "" {
-				o.Currency = d.Currency
+			// The won amount keeps its currency apart: expected 1000 EUR,
+			// won 900 GBP still shows expectedValue 1000 EUR.
+			o.Amount, o.WonCurrency = d.Amount, d.Currency
+			if o.WonCurrency == "" {
+				o.WonCurrency = o.Currency
 			}
 		}
 		if d.AssigneeID != "" {
