@@ -634,6 +634,7 @@ func (c *Customer) LogInteraction(interactionID uuid.UUID, p Interaction, at tim
 	if p.OccurredAt.IsZero() {
 		fe.add("occurredAt", "is required")
 	}
+	fe.notFuture("occurredAt", p.OccurredAt, at)
 	p.Place = trim(p.Place)
 	fe.maxLen("place", p.Place, MaxShortText)
 	p.Summary = trim(p.Summary)

@@ -196,6 +196,12 @@ func TestCustomerLogInteraction(t *testing.T) {
 		{name: "unknown channel and contact", given: given, when: func(c *Customer) error {
 			return c.LogInteraction(intID, Interaction{Channel: "pigeon", OccurredAt: t0, Summary: "s", ContactID: ptr(cont2ID)}, t1)
 		}, kind: KindInvalid, fields: []string{"channel", "contactId"}},
+		{name: "occurredAt a day after the command time at most", given: given, when: func(c *Customer) error {
+			return c.LogInteraction(intID, Interaction{Channel: Channels[0], OccurredAt: t1.Add(MaxFutureSkew + time.Second), Summary: "s"}, t1)
+		}, kind: KindInvalid, fields: []string{"occurredAt"}},
+		{name: "occurredAt within the skew is fine", given: given, when: func(c *Customer) error {
+			return c.LogInteraction(intID, Interaction{Channel: Channels[0], OccurredAt: t1.Add(MaxFutureSkew), Summary: "s"}, t1)
+		}, then: []Event{InteractionLogged{CustomerID: custID, InteractionID: intID, Channel: Channels[0], OccurredAt: t1.Add(MaxFutureSkew), Summary: "s"}}},
 	})
 }
 

@@ -249,6 +249,7 @@ func (o *Order) Place(id uuid.UUID, p PlaceOrder, at time.Time) error {
 	}
 	p.OrderNo = trim(p.OrderNo)
 	fe.maxLen("orderNo", p.OrderNo, MaxShortText)
+	fe.notFuture("orderedAt", p.OrderedAt, at)
 	p.Currency = trim(p.Currency)
 	fe.currency("currency", p.Currency)
 	p.ShippingAddress = trim(p.ShippingAddress)

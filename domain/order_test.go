@@ -45,6 +45,11 @@ func TestOrderPlace(t *testing.T) {
 		}, kind: KindInvalid, fields: []string{"id", "customerId", "currency", "lines[0].sku", "lines[0].quantity", "lines[0].unitPrice", "lines[2].quantity"}},
 		{name: "no lines", when: func(o *Order) error { return o.Place(ordID, PlaceOrder{CustomerID: custID, Currency: "GBP"}, t1) },
 			kind: KindInvalid, fields: []string{"lines"}},
+		{name: "orderedAt in the future", when: func(o *Order) error {
+			p := placeInput()
+			p.OrderedAt = t1.Add(MaxFutureSkew + time.Minute) // e.g. 2062 typed for 2026
+			return o.Place(ordID, p, t1)
+		}, kind: KindInvalid, fields: []string{"orderedAt"}},
 		{name: "overflowing line", when: func(o *Order) error {
 			return o.Place(ordID, PlaceOrder{CustomerID: custID, Currency: "GBP", Lines: []OrderLine{{SKU: "A", Quantity: dec("999999999999"), UnitPrice: dec("99999999999")}}}, t1)
 		}, kind: KindInvalid, fields: []string{"lines[0].quantity"}},

@@ -40,6 +40,20 @@ func (f *fieldErrors) maxLen(field, v string, maxLen int) {
 	}
 }
 
+// MaxFutureSkew is how far after the command's time a business time that
+// says when something happened (an interaction's occurredAt, an order's
+// orderedAt) may lie: room for clocks and time zones, not for typos such as
+// 2062 for 2026, which would pin every "this month" figure to that date.
+const MaxFutureSkew = 24 * time.Hour
+
+// notFuture checks that a business time of something that happened is not
+// more than MaxFutureSkew after the command time at.
+func (f *fieldErrors) notFuture(field string, t, at time.Time) {
+	if t.After(at.Add(MaxFutureSkew)) {
+		f.add(field, "must not be in the future (at most 24 hours after the time of the command)")
+	}
+}
+
 func (f *fieldErrors) rng(field string, v, lo, hi int) {
 	if v < lo || v > hi {
 		f.add(field, "must be between %d and %d", lo, hi)
