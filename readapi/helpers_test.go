@@ -67,7 +67,8 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
-		Projections: allProjections(), LeaseTTL: time.Second, PollInterval: 50 * time.Millisecond, BatchWait: 5 * time.Millisecond})
+		Projections: allProjections(), LeaseTTL: time.Second, PollInterval: 50 * time.Millisecond, BatchWait: 5 * time.Millisecond,
+		RetireGrace: 200 * time.Millisecond}) // the rebuild tests wait for the retired generation to go
 	if err != nil {
 		t.Fatal(err)
 	}
