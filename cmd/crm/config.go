@@ -178,7 +178,7 @@ type churnConfig struct {
 func addChurnFlags(fs *flag.FlagSet, c *churnConfig) {
 	fs.DurationVar(&c.Interval, "churn-interval", 0, "how often every customer's churn risk is recomputed (0: every hour); changed customers are rescored at once")
 	fs.IntVar(&c.RuleMonths, "churn-rule-months", 0, "N of the churn rule: warn an active customer with no order for N months (0: 6)")
-	fs.BoolVar(&c.NoWarnings, "no-churn-warnings", false, "compute churn risks but raise no ChurnWarningRaised")
+	fs.BoolVar(&c.NoWarnings, "no-churn-warnings", false, "compute churn risks but raise and clear no churn warnings (no ChurnWarningRaised or ChurnWarningCleared)")
 }
 
 func (c churnConfig) validate() []error {
