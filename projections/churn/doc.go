@@ -19,8 +19,10 @@
 // customer crosses into band high or the N-month rule fires; through the
 // same Warner it clears the warning of a customer at risk whose risk is
 // gone (the rule no longer fires and the score is in band low; see
-// Clearing, ClearKey). ReadRisk,
-// ListRisks and ReadRiskReport are what the query API reads.
+// Clearing, ClearKey). ReadRiskReport is what the query API's churn
+// report reads; ReadRisk and ListRisks read one risk document and a
+// ranking page for Go callers and tests (the query API pages the same
+// rankings with its own reader and page cache, package readapi).
 //
 // Import rule: the standard library, domain, projections (and its
 // readmodels, for the churn report) and the Redis client; never commands,
