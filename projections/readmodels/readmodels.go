@@ -16,7 +16,10 @@
 // revision they applied and ignore an event at or below it, and every
 // counter or total derived from them changes only together with such a
 // document, so an event applied twice changes nothing. Money is exact
-// (domain.Decimal), kept per currency.
+// (domain.Decimal), kept per currency. Months and years (contribution per
+// year, the service report, the overview's "this month") are calendar
+// months and years in UTC, whatever the business's own time zone: an order
+// placed at 00:30 on 1 July in London (23:30 UTC on 30 June) counts in June.
 //
 // Documents go through getDoc/setDoc. With the runtime's Tx (a
 // projections.DocTx) they stay decoded: setDoc hands the document itself to
