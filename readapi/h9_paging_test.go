@@ -128,6 +128,7 @@ func seedTies(t *testing.T, e *env, clock *testClock) tieData {
 	}
 	var inter, ords, opps, srs []item
 	for i, at := range tieTimes() {
+		clock.set(at) // the command time: occurredAt may not be in its future, createdAt is it
 		r := e.cmd(http.MethodPost, "/v1/customers/"+d.customer+"/interactions", "sales", map[string]any{
 			"channel": "call", "occurredAt": at.Format(time.RFC3339), "summary": fmt.Sprintf("call %d", i)})
 		pos, err := strconv.ParseUint(r.str("position"), 10, 64)
@@ -139,7 +140,6 @@ func seedTies(t *testing.T, e *env, clock *testClock) tieData {
 			"customerId": d.customer, "orderNo": fmt.Sprintf("T-%d", i), "orderedAt": at.Format(time.RFC3339), "currency": "EUR",
 			"lines": []map[string]any{{"sku": "S" + strconv.Itoa(i), "quantity": 1, "unitPrice": "10.00"}}})
 		ords = append(ords, item{key: r.str("id"), at: at})
-		clock.set(at)
 		r = e.cmd(http.MethodPost, "/v1/opportunities", "admin", map[string]any{"title": fmt.Sprintf("deal %d", i), "customerId": d.customer})
 		opps = append(opps, item{key: r.str("id"), at: at})
 		r = e.cmd(http.MethodPost, "/v1/service-requests", "admin", map[string]any{
