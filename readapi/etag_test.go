@@ -3,11 +3,14 @@ package readapi_test
 import (
 	"context"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/crm-es/crm/projections/readmodels"
 )
 
 // TestETags: the customer 360 and the timeline answer 304 to a matching
@@ -136,11 +139,11 @@ func TestRebuildWhileServing(t *testing.T) {
 		sts, _ := e.rt.Status(context.Background())
 		done := 0
 		for _, s := range sts {
-			if (s.Name == "customers" || s.Name == "timeline") && s.Active == "v1-r1" && s.Building == "" {
+			if (s.Name == "customers" || s.Name == "timeline") && s.Active == "v"+strconv.Itoa(s.Version)+"-r1" && s.Building == "" {
 				done++
 			}
 		}
-		old, _ := e.redis.Client.Keys(context.Background(), "crm:customers:v1:*").Result()
+		old, _ := e.redis.Client.Keys(context.Background(), "crm:customers:v"+strconv.Itoa(readmodels.Customers{}.Version())+":*").Result()
 		if done == 2 && len(old) == 0 {
 			break
 		}

@@ -182,8 +182,9 @@ func (p Customers) orderKPI(ctx context.Context, tx projections.Tx, customerID s
 // Name returns "customers".
 func (Customers) Name() string { return "customers" }
 
-// Version returns 1.
-func (Customers) Version() int { return 1 }
+// Version returns 2 (2: kpis.lastOrderAt skips cancelled orders, kept through orders:<id>; a new version is built beside the
+// served one and replaces it, so a deployed read store gets it whole).
+func (Customers) Version() int { return 2 }
 
 // allTypes are the event types of the four aggregates.
 var allTypes = slices.Concat(customerTypes, opportunityTypes, serviceTypes, orderTypes)

@@ -89,8 +89,9 @@ type Pipeline struct {
 // Name returns "opportunities".
 func (Opportunities) Name() string { return "opportunities" }
 
-// Version returns 1.
-func (Opportunities) Version() int { return 1 }
+// Version returns 2 (2: the won amount has its own currency, wonCurrency; a new version is built beside the
+// served one and replaces it, so a deployed read store gets it whole).
+func (Opportunities) Version() int { return 2 }
 
 var opportunitiesHandles = typeSet(opportunityTypes...)
 
