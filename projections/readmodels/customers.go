@@ -137,18 +137,52 @@ func compareOrderAt(a, b orderAt) int {
 	return strings.Compare(a.ID, b.ID)
 }
 
-// place adds o (once).
+// place adds o (once). Like cancel, it builds a new slice: the one it
+// had may be shared with a cached document.
 func (co *customerOrders) place(o orderAt) {
 	if slices.ContainsFunc(co.Live, func(x orderAt) bool { return x.ID == o.ID }) {
 		return
 	}
 	i, _ := slices.BinarySearchFunc(co.Live, o, compareOrderAt)
-	co.Live = slices.Insert(co.Live, i, o)
+	live := make([]orderAt, 0, len(co.Live)+1)
+	live = append(append(append(live, co.Live[:i]...), o), co.Live[i:]...)
+	co.Live = live
 }
 
 // cancel removes the order id.
 func (co *customerOrders) cancel(id string) {
-	co.Live = slices.DeleteFunc(co.Live, func(x orderAt) bool { return x.ID == id })
+	i := slices.IndexFunc(co.Live, func(x orderAt) bool { return x.ID == id })
+	if i < 0 {
+		return
+	}
+	live := make([]orderAt, 0, len(co.Live)-1)
+	co.Live = append(append(live, co.Live[:i]...), co.Live[i+1:]...)
+}
+
+var _ jsonAppender = (*customerOrders)(nil)
+
+// appendJSON writes what json.Marshal writes for co (it is rewritten with
+// every order of the customer).
+func (co *customerOrders) appendJSON(b []byte) ([]byte, bool) {
+	b = append(b, `{"live":`...)
+	if co.Live == nil {
+		return append(b, `null}`...), true
+	}
+	b = append(b, '[')
+	for i, o := range co.Live {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, o.ID)
+		b = append(b, `,"at":`...)
+		var ok bool
+		if b, ok = appendTime(b, o.At); !ok {
+			return b, false
+		}
+		b = append(b, '}')
+	}
+	return append(b, "]}"...), true
 }
 
 // last is the latest orderedAt (nil when there is no order).

@@ -1,6 +1,7 @@
 package readmodels
 
 import (
+	"encoding/json"
 	"fmt"
 	"testing"
 	"time"
@@ -102,4 +103,63 @@ func TestLastOrderAtSkipsCancelled(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestCustomerOrdersAppendJSON: the hand encoder of the orders a customer
+// has not cancelled writes exactly what json.Marshal writes.
+func TestCustomerOrdersAppendJSON(t *testing.T) {
+	at := day0(2011, 12, 9)
+	tests := []struct {
+		name string
+		co   customerOrders
+	}{
+		{"nil", customerOrders{}},
+		{"empty", customerOrders{Live: []orderAt{}}},
+		{"two", customerOrders{Live: []orderAt{{ID: id("a").String(), At: at}, {ID: id("b").String(), At: at.Add(90 * time.Second)}}}},
+		{"sub-second, offset, odd id", customerOrders{Live: []orderAt{{ID: "\"<x>\"\u2028é", At: time.Date(2011, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))}}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			want, err := json.Marshal(&tt.co)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := tt.co.appendJSON(nil)
+			if !ok {
+				t.Fatal("appendJSON refused")
+			}
+			if diff := cmp.Diff(string(want), string(got)); diff != "" {
+				t.Errorf("(-json.Marshal +appendJSON):\n%s", diff)
+			}
+		})
+	}
+	// A time without an RFC 3339 form: refused by both.
+	bad := customerOrders{Live: []orderAt{{ID: "x", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}}
+	if _, ok := bad.appendJSON(nil); ok {
+		t.Error("appendJSON accepted year 10000")
+	}
+	if _, err := json.Marshal(&bad); err == nil {
+		t.Error("json.Marshal accepted year 10000")
+	}
+}
+
+// FuzzCustomerOrdersAppendJSON: for any ids and times, appendJSON writes
+// what json.Marshal writes, or refuses what it refuses.
+func FuzzCustomerOrdersAppendJSON(f *testing.F) {
+	f.Add("3f1c", int64(1293840000), int32(0), "b", int64(-62135596800), int32(999))
+	f.Add("\"\\<>&\u2028", int64(253402300800), int32(1), "", int64(0), int32(-3600))
+	f.Fuzz(func(t *testing.T, id1 string, sec1 int64, off1 int32, id2 string, sec2 int64, off2 int32) {
+		co := customerOrders{Live: []orderAt{
+			{ID: id1, At: time.Unix(sec1, 0).In(time.FixedZone("a", int(off1%86400)))},
+			{ID: id2, At: time.Unix(sec2, int64(off2)).UTC()},
+		}}
+		want, err := json.Marshal(&co)
+		got, ok := co.appendJSON(nil)
+		if (err == nil) != ok {
+			t.Fatalf("json.Marshal err %v, appendJSON ok %v", err, ok)
+		}
+		if ok && string(want) != string(got) {
+			t.Errorf("json.Marshal %s\nappendJSON   %s", want, got)
+		}
+	})
 }
