@@ -26,7 +26,6 @@ import (
 //	search:<prefix>           set of customer ids whose name has a word starting with prefix
 //	                          (lowercase, 1–MaxSearchPrefix runes)
 //	link:<stream>             per opportunity/service/order stream: its contribution to the KPIs
-//	orders:<id>               customerOrders: the customer's orders not cancelled (for kpis.lastOrderAt)
 type Customers struct{ cache *docCache }
 
 // MaxSearchPrefix is the longest name-word prefix indexed under search:.
@@ -38,7 +37,6 @@ func CustomerLevelKey(level int) string    { return "level:" + strconv.Itoa(leve
 func CustomerRegionKey(r string) string    { return "region:" + strings.ToLower(r) }
 func CustomerOwnerKey(owner string) string { return "owner:" + owner }
 func CustomerStatusKey(s string) string    { return "status:" + s }
-func CustomerOrdersKey(id string) string   { return "orders:" + id }
 func CustomerSearchKey(prefix string) string {
 	return "search:" + strings.ToLower(prefix)
 }
@@ -98,14 +96,15 @@ type ChurnState struct {
 }
 
 // CustomerKPIs are the customer's figures derived from its other streams.
-// LastOrderAt is the latest orderedAt of the orders not cancelled (absent
-// when there is none): cancelling the latest order moves it back to the
-// previous one, as the churn rule sees it (customerOrders).
+// LastOrderAt and LastOrderID are the latest order not cancelled (absent
+// when there is none): cancelling the latest order moves them back to the
+// previous one, as the churn rule sees it (see placeOrder, cancelOrder).
 type CustomerKPIs struct {
 	Orders              int        `json:"orders"`          // orders placed
 	CancelledOrders     int        `json:"cancelledOrders"` // of which cancelled
 	Revenue             Amounts    `json:"revenue"`         // placed − cancelled − returned, per currency
 	LastOrderAt         *time.Time `json:"lastOrderAt,omitempty"`
+	LastOrderID         string     `json:"lastOrderId,omitempty"`
 	Interactions        int        `json:"interactions"`
 	LastInteractionAt   *time.Time `json:"lastInteractionAt,omitempty"`
 	OpenServiceRequests int        `json:"openServiceRequests"`
@@ -115,109 +114,127 @@ type CustomerKPIs struct {
 	LostOpportunities   int        `json:"lostOpportunities"`
 }
 
-// customerOrders is what the customers projection keeps, per customer and
-// outside the 360 document (which it would bloat), to know kpis.lastOrderAt
-// through cancellations: the orders not cancelled, in (orderedAt, id)
-// order. It is written in the same batch as the document and only for an
-// event its order stream's link has not seen, so a replay changes nothing.
-type customerOrders struct {
-	Live []orderAt `json:"live"`
+// The orders of a customer that are not cancelled form a list, newest
+// first by (orderedAt, stream): kpis.lastOrderId names its head, and each
+// order stream's link holds its orderedAt and the stream of the next older
+// order (Prev). Placing the newest order, the usual case, adds it at the
+// head; cancelling one unlinks it, and cancelling the head makes the next
+// older order the last one. Every change is written in the same batch as
+// the document, and only for an event its order stream's link has not
+// seen, so a replay changes nothing. No key grows with the customer's
+// orders: a customer with thousands of orders costs what one with a few
+// costs.
+
+// orderNode is an order of the list: its stream and orderedAt.
+type orderNode struct {
+	stream string
+	at     time.Time
 }
 
-// orderAt is an order and its orderedAt.
-type orderAt struct {
-	ID string    `json:"id"`
-	At time.Time `json:"at"`
-}
-
-func compareOrderAt(a, b orderAt) int {
-	if c := a.At.Compare(b.At); c != 0 {
-		return c
+// newer reports whether a comes before b in the list (newest first).
+func (a orderNode) newer(b orderNode) bool {
+	if c := a.at.Compare(b.at); c != 0 {
+		return c > 0
 	}
-	return strings.Compare(a.ID, b.ID)
+	return a.stream > b.stream
 }
 
-// place adds o (once). Like cancel, it builds a new slice: the one it
-// had may be shared with a cached document.
-func (co *customerOrders) place(o orderAt) {
-	if slices.ContainsFunc(co.Live, func(x orderAt) bool { return x.ID == o.ID }) {
-		return
+func orderStream(id string) string { return "order-" + id }
+
+// listLink loads the link of an order stream of the list.
+func listLink(ctx context.Context, tx projections.Tx, stream string) (link, error) {
+	key := "link:" + stream
+	raw, found, err := tx.Get(ctx, key)
+	if err != nil {
+		return link{}, err
 	}
-	i, _ := slices.BinarySearchFunc(co.Live, o, compareOrderAt)
-	live := make([]orderAt, 0, len(co.Live)+1)
-	live = append(append(append(live, co.Live[:i]...), o), co.Live[i:]...)
-	co.Live = live
+	if !found {
+		return link{}, permanent("customers: order %s of a customer's order list has no link", stream)
+	}
+	return decodeLink(key, raw)
 }
 
-// cancel removes the order id.
-func (co *customerOrders) cancel(id string) {
-	i := slices.IndexFunc(co.Live, func(x orderAt) bool { return x.ID == id })
-	if i < 0 {
-		return
-	}
-	live := make([]orderAt, 0, len(co.Live)-1)
-	co.Live = append(append(live, co.Live[:i]...), co.Live[i+1:]...)
-}
-
-var _ jsonAppender = (*customerOrders)(nil)
-
-// appendJSON writes what json.Marshal writes for co (it is rewritten with
-// every order of the customer).
-func (co *customerOrders) appendJSON(b []byte) ([]byte, bool) {
-	b = append(b, `{"live":`...)
-	if co.Live == nil {
-		return append(b, `null}`...), true
-	}
-	b = append(b, '[')
-	for i, o := range co.Live {
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, `{"id":`...)
-		b = appendJSONString(b, o.ID)
-		b = append(b, `,"at":`...)
-		var ok bool
-		if b, ok = appendTime(b, o.At); !ok {
-			return b, false
-		}
-		b = append(b, '}')
-	}
-	return append(b, "]}"...), true
-}
-
-// last is the latest orderedAt (nil when there is no order).
-func (co *customerOrders) last() *time.Time {
-	if len(co.Live) == 0 {
+// placeOrder links the new order (stream, its link l) into the customer's
+// list and sets kpis.lastOrderAt and lastOrderId.
+func placeOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream string, l *link, at time.Time) error {
+	node := orderNode{stream, at.UTC()}
+	l.At = node.at
+	if k.LastOrderID == "" || k.LastOrderAt == nil {
+		l.Prev = ""
+		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(stream, "order-"), tptr(node.at)
 		return nil
 	}
-	return tptr(co.Live[len(co.Live)-1].At)
+	head := orderNode{orderStream(k.LastOrderID), *k.LastOrderAt}
+	if node.newer(head) {
+		l.Prev = head.stream
+		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(stream, "order-"), tptr(node.at)
+		return nil
+	}
+	// An older order: walk back to its place.
+	cur := head.stream
+	for {
+		lc, err := listLink(ctx, tx, cur)
+		if err != nil {
+			return err
+		}
+		if lc.Prev != "" {
+			lp, err := listLink(ctx, tx, lc.Prev)
+			if err != nil {
+				return err
+			}
+			if !node.newer(orderNode{lc.Prev, lp.At}) {
+				cur = lc.Prev
+				continue
+			}
+		}
+		l.Prev, lc.Prev = lc.Prev, stream
+		tx.Set("link:"+cur, lc.encode())
+		return nil
+	}
 }
 
-// orderKPI applies an order placement (place) or cancellation to the
-// customer's orders not cancelled and returns the resulting lastOrderAt.
-func (p Customers) orderKPI(ctx context.Context, tx projections.Tx, customerID string, o orderAt, place bool) (*time.Time, error) {
-	key := CustomerOrdersKey(customerID)
-	var co customerOrders
-	if _, err := getDoc(ctx, tx, p.cache, key, &co); err != nil {
-		return nil, err
+// cancelOrder unlinks the cancelled order (stream, its link l) from the
+// customer's list and updates kpis.lastOrderAt and lastOrderId.
+func cancelOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream string, l *link) error {
+	prev := l.Prev
+	l.Prev, l.At = "", time.Time{} // out of the list
+	if k.LastOrderID == "" {
+		return nil
 	}
-	if place {
-		co.place(o)
-	} else {
-		co.cancel(o.ID)
+	cur := orderStream(k.LastOrderID)
+	if cur == stream {
+		if prev == "" {
+			k.LastOrderID, k.LastOrderAt = "", nil
+			return nil
+		}
+		lp, err := listLink(ctx, tx, prev)
+		if err != nil {
+			return err
+		}
+		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(prev, "order-"), tptr(lp.At)
+		return nil
 	}
-	if co.Live == nil {
-		co.Live = []orderAt{}
+	for cur != "" {
+		lc, err := listLink(ctx, tx, cur)
+		if err != nil {
+			return err
+		}
+		if lc.Prev == stream {
+			lc.Prev = prev
+			tx.Set("link:"+cur, lc.encode())
+			return nil
+		}
+		cur = lc.Prev
 	}
-	last := co.last()
-	return last, setDoc(tx, p.cache, key, &co)
+	return nil // not in the list (placed before the list existed)
 }
 
 // Name returns "customers".
 func (Customers) Name() string { return "customers" }
 
-// Version returns 2 (2: kpis.lastOrderAt skips cancelled orders, kept through orders:<id>; a new version is built beside the
-// served one and replaces it, so a deployed read store gets it whole).
+// Version returns 2 (2: kpis.lastOrderAt skips cancelled orders, and
+// lastOrderId; a new version is built beside the served one and replaces
+// it, so a deployed read store gets it whole).
 func (Customers) Version() int { return 2 }
 
 // allTypes are the event types of the four aggregates.
@@ -475,7 +492,7 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 		k.OpenServiceRequests--
 	case domain.OrderPlaced:
 		k.Orders++
-		if k.LastOrderAt, err = p.orderKPI(ctx, tx, c.ID, orderAt{ID: d.OrderID.String(), At: d.OrderedAt.UTC()}, true); err != nil {
+		if err := placeOrder(ctx, tx, k, e.Stream, &l, d.OrderedAt); err != nil {
 			return err
 		}
 		l.Value, l.Currency = d.Total, d.Currency // what the order still contributes
@@ -485,7 +502,7 @@ func (p Customers) otherEvent(ctx context.Context, tx projections.Tx, e projecti
 	case domain.OrderCancelled:
 		// A cancellation takes back what returns left of the order.
 		k.CancelledOrders++
-		if k.LastOrderAt, err = p.orderKPI(ctx, tx, c.ID, orderAt{ID: d.OrderID.String()}, false); err != nil {
+		if err := cancelOrder(ctx, tx, k, e.Stream, &l); err != nil {
 			return err
 		}
 		if k.Revenue, err = k.Revenue.add(l.Currency, l.Value, -1); err != nil {

@@ -1,12 +1,15 @@
 package readmodels
 
 import (
-	"encoding/json"
+	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/uuid"
 
 	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/projections"
@@ -105,61 +108,75 @@ func TestLastOrderAtSkipsCancelled(t *testing.T) {
 	}
 }
 
-// TestCustomerOrdersAppendJSON: the hand encoder of the orders a customer
-// has not cancelled writes exactly what json.Marshal writes.
-func TestCustomerOrdersAppendJSON(t *testing.T) {
-	at := day0(2011, 12, 9)
-	tests := []struct {
-		name string
-		co   customerOrders
-	}{
-		{"nil", customerOrders{}},
-		{"empty", customerOrders{Live: []orderAt{}}},
-		{"two", customerOrders{Live: []orderAt{{ID: id("a").String(), At: at}, {ID: id("b").String(), At: at.Add(90 * time.Second)}}}},
-		{"sub-second, offset, odd id", customerOrders{Live: []orderAt{{ID: "\"<x>\"\u2028é", At: time.Date(2011, 1, 2, 3, 4, 5, 600, time.FixedZone("x", 3600))}}}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			want, err := json.Marshal(&tt.co)
-			if err != nil {
-				t.Fatal(err)
+// TestLastOrderRandomHistories: over random histories of placements (in
+// any date order, with equal dates) and cancellations, lastOrderAt and
+// lastOrderId are the newest order not cancelled by (orderedAt, stream),
+// as a plain scan of the history computes it.
+func TestLastOrderRandomHistories(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 11))
+	days := []time.Time{day0(2011, 1, 5), day0(2011, 2, 5), day0(2011, 3, 5), day0(2011, 4, 5)}
+	for round := range 60 {
+		cust := fmt.Sprintf("random-%d", round)
+		var steps []orderStep
+		placed := map[string]time.Time{}
+		live := map[string]bool{}
+		for i := range 4 + rng.IntN(20) {
+			var cands []string
+			for n := range live {
+				cands = append(cands, n)
 			}
-			got, ok := tt.co.appendJSON(nil)
-			if !ok {
-				t.Fatal("appendJSON refused")
+			slices.Sort(cands)
+			if len(cands) > 0 && rng.IntN(3) == 0 {
+				n := cands[rng.IntN(len(cands))]
+				steps = append(steps, cancel(n))
+				delete(live, n)
+				continue
 			}
-			if diff := cmp.Diff(string(want), string(got)); diff != "" {
-				t.Errorf("(-json.Marshal +appendJSON):\n%s", diff)
+			n := fmt.Sprintf("o%d", i)
+			placed[n] = days[rng.IntN(len(days))]
+			live[n] = true
+			steps = append(steps, place(n, placed[n]))
+		}
+		var wantID string
+		var wantAt *time.Time
+		for n := range live {
+			s := domain.OrderStream(id(cust + "/" + n))
+			if at := placed[n]; wantAt == nil || at.After(*wantAt) || at.Equal(*wantAt) && s > domain.OrderStream(uuid.MustParse(wantID)) {
+				wantID, wantAt = id(cust+"/"+n).String(), tptr(at)
 			}
-		})
-	}
-	// A time without an RFC 3339 form: refused by both.
-	bad := customerOrders{Live: []orderAt{{ID: "x", At: time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)}}}
-	if _, ok := bad.appendJSON(nil); ok {
-		t.Error("appendJSON accepted year 10000")
-	}
-	if _, err := json.Marshal(&bad); err == nil {
-		t.Error("json.Marshal accepted year 10000")
+		}
+		s := newStore().withDocs(t)
+		s.apply(t, orderHistory(cust, steps))
+		s.checkDocs()
+		var c Customer
+		s.doc(t, Customers{}, CustomerKey(id(cust).String()), &c)
+		if diff := cmp.Diff(wantAt, c.KPIs.LastOrderAt); diff != "" || c.KPIs.LastOrderID != wantID {
+			t.Fatalf("round %d, steps %v: last order %s at %v, want %s (-want +got at):\n%s", round, steps, c.KPIs.LastOrderID, c.KPIs.LastOrderAt, wantID, diff)
+		}
 	}
 }
 
-// FuzzCustomerOrdersAppendJSON: for any ids and times, appendJSON writes
-// what json.Marshal writes, or refuses what it refuses.
-func FuzzCustomerOrdersAppendJSON(f *testing.F) {
-	f.Add("3f1c", int64(1293840000), int32(0), "b", int64(-62135596800), int32(999))
-	f.Add("\"\\<>&\u2028", int64(253402300800), int32(1), "", int64(0), int32(-3600))
-	f.Fuzz(func(t *testing.T, id1 string, sec1 int64, off1 int32, id2 string, sec2 int64, off2 int32) {
-		co := customerOrders{Live: []orderAt{
-			{ID: id1, At: time.Unix(sec1, 0).In(time.FixedZone("a", int(off1%86400)))},
-			{ID: id2, At: time.Unix(sec2, int64(off2)).UTC()},
-		}}
-		want, err := json.Marshal(&co)
-		got, ok := co.appendJSON(nil)
-		if (err == nil) != ok {
-			t.Fatalf("json.Marshal err %v, appendJSON ok %v", err, ok)
+// TestLinkRoundTrip: a link's text form decodes to the same link, with and
+// without its list part, and a broken one is a permanent error.
+func TestLinkRoundTrip(t *testing.T) {
+	at := time.Date(2011, 1, 2, 3, 4, 5, 600, time.UTC)
+	for _, l := range []link{
+		{Revision: 3, CustomerID: "c", Open: true, Value: dec("10.5"), Currency: "GBP", Status: "placed"},
+		{Revision: 0, CustomerID: "c", Value: dec("0"), Currency: "GBP", At: at, Prev: "order-x"},
+		{Revision: 9, CustomerID: "c", Value: dec("1"), Currency: "EUR", Status: "a|b", At: at},
+		{Revision: 1, Value: dec("0"), Prev: "order-y", Status: "|"},
+	} {
+		got, err := decodeLink("k", l.encode())
+		if err != nil {
+			t.Fatalf("%q: %v", l.encode(), err)
 		}
-		if ok && string(want) != string(got) {
-			t.Errorf("json.Marshal %s\nappendJSON   %s", want, got)
+		if diff := cmp.Diff(l, got, cmp.Comparer(func(a, b domain.Decimal) bool { return a.String() == b.String() })); diff != "" {
+			t.Errorf("%q (-want +got):\n%s", l.encode(), diff)
 		}
-	})
+	}
+	for _, bad := range []string{"", "1|c|0|1|GBP", "L1|c|0|1|GBP|s|x", "L1|c|0|1|GBP|notatime|p|s", "x|c|0|1|GBP|s", "L1|c|0|x|GBP||p|s"} {
+		if _, err := decodeLink("k", bad); !errors.Is(err, projections.ErrPermanent) {
+			t.Errorf("decodeLink(%q) = %v, want a permanent error", bad, err)
+		}
+	}
 }

@@ -283,7 +283,12 @@ func later(a *time.Time, t time.Time) *time.Time {
 // link is a small per-stream state a projection keeps for streams that
 // feed its counters: the last applied revision and what the stream
 // currently contributes. It is internal to the projection and stored in a
-// compact text form (not JSON): "<revision>|<customerId>|<open 0/1>|<value>|<currency>|<status>".
+// compact text form (not JSON): "<revision>|<customerId>|<open 0/1>|<value>|<currency>|<status>",
+// or, for a link in a list (the customers projection's orders not
+// cancelled), "L<revision>|<customerId>|<open 0/1>|<value>|<currency>|<at>|<prev>|<status>"
+// where At is the order's orderedAt (RFC 3339, UTC) and Prev the stream of
+// the next older order of the list. The status comes last: it may hold
+// any character.
 type link struct {
 	Revision   uint64
 	CustomerID string
@@ -291,6 +296,8 @@ type link struct {
 	Open       bool
 	Value      domain.Decimal
 	Currency   string
+	At         time.Time
+	Prev       string
 }
 
 func (l link) encode() string {
@@ -298,23 +305,46 @@ func (l link) encode() string {
 	if l.Open {
 		open = "1"
 	}
-	return strconv.FormatUint(l.Revision, 10) + "|" + l.CustomerID + "|" + open + "|" + l.Value.String() + "|" + l.Currency + "|" + l.Status
+	s := strconv.FormatUint(l.Revision, 10) + "|" + l.CustomerID + "|" + open + "|" + l.Value.String() + "|" + l.Currency + "|"
+	if l.At.IsZero() && l.Prev == "" {
+		return s + l.Status
+	}
+	at := ""
+	if !l.At.IsZero() {
+		at = l.At.UTC().Format(time.RFC3339Nano)
+	}
+	return "L" + s + at + "|" + l.Prev + "|" + l.Status
 }
 
 func decodeLink(key, s string) (link, error) {
-	f := strings.SplitN(s, "|", 6)
-	if len(f) != 6 {
-		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+	bad := func() (link, error) { return link{}, permanent("read model key %s holds an invalid link %q", key, s) }
+	n := 6
+	rest, listed := strings.CutPrefix(s, "L")
+	if listed {
+		n = 8
+	}
+	f := strings.SplitN(rest, "|", n)
+	if len(f) != n {
+		return bad()
 	}
 	rev, err := strconv.ParseUint(f[0], 10, 64)
 	if err != nil {
-		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+		return bad()
 	}
 	v, err := domain.ParseDecimal(f[3])
 	if err != nil {
-		return link{}, permanent("read model key %s holds an invalid link %q", key, s)
+		return bad()
 	}
-	return link{Revision: rev, CustomerID: f[1], Open: f[2] == "1", Value: v, Currency: f[4], Status: f[5]}, nil
+	l := link{Revision: rev, CustomerID: f[1], Open: f[2] == "1", Value: v, Currency: f[4], Status: f[n-1]}
+	if listed {
+		if f[5] != "" {
+			if l.At, err = time.Parse(time.RFC3339Nano, f[5]); err != nil {
+				return bad()
+			}
+		}
+		l.Prev = f[6]
+	}
+	return l, nil
 }
 
 // loadLink returns the link of e's stream and whether e is new for it.

@@ -553,7 +553,7 @@ func TestCustomers(t *testing.T) {
 		{"A contacts (removed)", a.Contacts, []Contact{}},
 		{"A kpis", a.KPIs, CustomerKPIs{
 			Orders: 2, CancelledOrders: 1, Revenue: Amounts{{Amount: dec("70.50"), Currency: "GBP"}},
-			LastOrderAt: tptr(day0(2025, 12, 10)), Interactions: 1, LastInteractionAt: tptr(day0(2025, 11, 4)), // ord2 (2026-01-08) was cancelled
+			LastOrderAt: tptr(day0(2025, 12, 10)), LastOrderID: ord1.String(), Interactions: 1, LastInteractionAt: tptr(day0(2025, 11, 4)), // ord2 (2026-01-08) was cancelled
 			OpenServiceRequests: 0, Complaints: 1, OpenOpportunities: 0, WonOpportunities: 1,
 		}},
 		{"B status", b.Status, "lost"},
@@ -561,7 +561,7 @@ func TestCustomers(t *testing.T) {
 			RaisedAt: tptr(day0(2026, 1, 15)), Deferrals: 1, LastMeasure: "Call with discount", LastDeferredAt: tptr(day0(2026, 1, 16)),
 			ConfirmedAt: tptr(day0(2026, 2, 1)), Reason: "moved to competitor", Warnings: 1}},
 		{"B kpis", b.KPIs, CustomerKPIs{Orders: 1, Revenue: Amounts{{Amount: dec("10"), Currency: "EUR"}}, LastOrderAt: tptr(day0(2026, 1, 10)),
-			OpenServiceRequests: 1, LostOpportunities: 1}},
+			LastOrderID: ord3.String(), OpenServiceRequests: 1, LostOpportunities: 1}},
 		{"C from won prospect", []any{c.Registered, c.OpportunityID, c.KPIs.WonOpportunities, c.KPIs.OpenOpportunities}, []any{true, opp2.String(), 1, 0}},
 		{"byName order", s.tx(p).zrevNames(), []string{"cobalt inc", "blue sky gmbh", "acme holdings"}},
 		{"level 4", s.tx(p).members(CustomerLevelKey(4)), []string{custA.String()}},
