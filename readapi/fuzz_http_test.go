@@ -4,6 +4,7 @@ import (
 	"net/http"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // FuzzQueryParams sends arbitrary query strings and headers to the query
@@ -24,8 +25,10 @@ func FuzzQueryParams(f *testing.F) {
 	f.Add(uint8(1), "minPosition=18446744073709551615", "", "0ms")
 	f.Fuzz(func(t *testing.T, which uint8, query, minPos, wait string) {
 		path := paths[int(which)%len(paths)]
-		if len(wait) > 3 && wait[0] != '0' {
-			wait = "0s" // keep read-your-writes waits short
+		// Keep read-your-writes waits short, the default of 2 s included
+		// (a minPosition in the query waits too); invalid waits stay.
+		if d, err := time.ParseDuration(wait); wait == "" || err == nil && d > 10*time.Millisecond {
+			wait = "10ms"
 		}
 		for i := 0; i < len(query); i++ {
 			if c := query[i]; c <= ' ' || c >= 0x7f || c == '#' {
