@@ -162,7 +162,7 @@ func (r *request) invalid() bool {
 // X-Wait-Timeout.
 func (r *request) parseConsistency() {
 	field, v := "X-Min-Position", r.c.GetHeader("X-Min-Position")
-	if q, ok := r.c.GetQuery("minPosition"); ok {
+	if q, ok := r.query("minPosition"); ok {
 		if v != "" && q != v {
 			r.bad("minPosition", "differs from the X-Min-Position header; send one of them")
 		}

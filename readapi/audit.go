@@ -131,18 +131,33 @@ func wantsNDJSON(c *gin.Context) bool {
 	return false
 }
 
+// once returns query parameter name, which may be given at most once: a
+// repeat is a field error appended to bad (as the other queries answer it).
+func once(c *gin.Context, name string, bad *[]domain.FieldError) (string, bool) {
+	vs, ok := c.GetQueryArray(name)
+	if !ok || len(vs) == 0 {
+		return "", false
+	}
+	if len(vs) > 1 {
+		*bad = append(*bad, domain.FieldError{Field: name, Message: "must be given once (it was given " + strconv.Itoa(len(vs)) + " times)"})
+		return "", false
+	}
+	return vs[0], true
+}
+
 func (a *auditAPI) events(c *gin.Context) {
 	id, ok := a.customerID(c)
 	if !ok {
 		return
 	}
 	var bad []domain.FieldError
-	cur, err := audit.ParseCursor(c.Query("cursor"))
+	rawCur, _ := once(c, "cursor", &bad)
+	cur, err := audit.ParseCursor(rawCur)
 	if err != nil {
 		bad = append(bad, domain.FieldError{Field: "cursor", Message: "is not a cursor of this endpoint; pass nextCursor from the previous page"})
 	}
 	limit := 50
-	if raw, set := c.GetQuery("limit"); set {
+	if raw, set := once(c, "limit", &bad); set {
 		n, err := strconv.Atoi(raw)
 		if err != nil || n < 1 || n > 200 {
 			bad = append(bad, domain.FieldError{Field: "limit", Message: "must be a whole number from 1 to 200"})
@@ -236,7 +251,13 @@ func (a *auditAPI) state(c *gin.Context) {
 		return
 	}
 	asOf := time.Now().UTC()
-	if raw, set := c.GetQuery("asOf"); set {
+	var bad []domain.FieldError
+	raw, set := once(c, "asOf", &bad)
+	if len(bad) > 0 {
+		httpx.Invalid(c, "invalid query parameters", bad...)
+		return
+	}
+	if set {
 		t, err := audit.ParseTime(raw)
 		if err != nil {
 			httpx.Invalid(c, "invalid query parameters", domain.FieldError{Field: "asOf", Message: "must be an RFC 3339 time such as 2024-03-01T09:30:00Z (or a date such as 2024-03-01)"})

@@ -122,6 +122,7 @@ func TestRepeatedQueryParameters(t *testing.T) {
 		{"/v1/reports/composition?by=level&by=region", "by"},
 		{"/v1/reports/service?year=2010&year=2011", "year"},
 		{"/v1/churn/risks?band=high&band=low", "band"},
+		{"/v1/customers?minPosition=1&minPosition=2", "minPosition"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
