@@ -182,11 +182,6 @@ func CountLags(ctx context.Context, r eventstore.AllReader, items []LagItem) err
 	return nil
 }
 
-// CountLag is CountLags for one projection.
-func CountLag(ctx context.Context, r eventstore.AllReader, p Projection, cp eventstore.Checkpoint, st *Status) error {
-	return CountLags(ctx, r, []LagItem{{Projection: p, Checkpoint: cp, Status: st}})
-}
-
 // Parked returns up to limit dead-letter entries of projection name's
 // served generation.
 func (rt *Runtime) Parked(ctx context.Context, name string, limit int64) ([]ParkedEvent, error) {

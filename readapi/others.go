@@ -520,21 +520,24 @@ func (a *api) projectionStatus(c *gin.Context) {
 		a.fail(c, domain.Wrap(domain.KindUnavailable, err, "the event store is unavailable"))
 		return
 	}
-	out := make([]projections.Status, 0, len(a.names))
-	for _, name := range a.names {
+	out := make([]projections.Status, len(a.names))
+	var lags []projections.LagItem
+	for i, name := range a.names {
 		st, err := projections.StoredStatus(ctx, a.rdb, name)
 		if err != nil {
 			a.fail(c, err)
 			return
 		}
 		st.Version, st.Head = a.known[name].Version(), head.Commit
+		out[i] = st
 		if st.Head > st.Checkpoint && st.Active != "" {
-			if err := projections.CountLag(ctx, a.store, a.known[name], eventstore.CheckpointAt(st.Checkpoint), &st); err != nil {
-				a.fail(c, domain.Wrap(domain.KindUnavailable, err, "the event store is unavailable"))
-				return
-			}
+			lags = append(lags, projections.LagItem{Projection: a.known[name], Checkpoint: eventstore.CheckpointAt(st.Checkpoint), Status: &out[i]})
 		}
-		out = append(out, st)
+	}
+	// One scan of $all counts every lagging projection's lag.
+	if err := projections.CountLags(ctx, a.store, lags); err != nil {
+		a.fail(c, domain.Wrap(domain.KindUnavailable, err, "the event store is unavailable"))
+		return
 	}
 	c.Header("X-Projection-Position", strconv.FormatUint(minCheckpoint(out), 10))
 	writeJSON(c, map[string]any{"projections": out, "head": strconv.FormatUint(head.Commit, 10)})
