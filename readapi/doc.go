@@ -14,7 +14,7 @@
 //	/v1/customers/{id}/timeline?kinds=                 newest first by occurred time; ETag
 //	/v1/customers/{id}/orders                          newest first
 //	/v1/opportunities?status=&assignee=, /{id}         newest first by creation
-//	/v1/service-requests?status=&type=&assignee=, /{id}
+//	/v1/service-requests?status=&type=&assignee=&order=, /{id} (status=open: not archived; order=oldest: first come, first served)
 //	/v1/churn/risks?band=&owner=                       highest risk first, with reasons
 //	/v1/reports/contribution?year=&q=&currency=        customers by net contribution in the year
 //	/v1/reports/composition?by=level|credit|satisfaction|region|status

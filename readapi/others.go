@@ -22,7 +22,7 @@ import (
 var (
 	opportunityStatuses = []string{string(domain.OpportunityStatusUnassigned), string(domain.OpportunityStatusAssigned),
 		string(domain.OpportunityStatusWon), string(domain.OpportunityStatusLost)}
-	serviceStatuses = []string{string(domain.ServiceStatusCreated), string(domain.ServiceStatusAssigned),
+	serviceStatuses = []string{rm.ServiceOpen, string(domain.ServiceStatusCreated), string(domain.ServiceStatusAssigned),
 		string(domain.ServiceStatusHandled), string(domain.ServiceStatusArchived)}
 	serviceTypes = []string{domain.ServiceConsultation, domain.ServiceSuggestion, domain.ServiceComplaint}
 )
@@ -185,7 +185,14 @@ func (a *api) getServiceRequest(c *gin.Context) {
 // GET /v1/service-requests?status=&type=&assignee=: newest first.
 func (a *api) listServiceRequests(c *gin.Context) {
 	r := a.begin(c)
-	limit, cur := r.parseLimit(), r.parseCursor("service-requests")
+	// order=oldest serves the queue first come, first served; its cursors
+	// are of another list than the newest-first ones.
+	order := r.enum("order", "newest", "oldest")
+	list := "service-requests"
+	if order == "oldest" {
+		list += ":oldest"
+	}
+	limit, cur := r.parseLimit(), r.parseCursor(list)
 	status := r.enum("status", serviceStatuses...)
 	typ := r.enum("type", serviceTypes...)
 	assignee := r.text("assignee", 200)
@@ -207,10 +214,11 @@ func (a *api) listServiceRequests(c *gin.Context) {
 		key = rm.ServiceAssigneeKey(assignee)
 	}
 	match := func(s *rm.ServiceRequest) bool {
-		return (status == "" || s.Status == status) && (typ == "" || s.Type == typ) && (assignee == "" || s.AssigneeID == assignee)
+		st := status == "" || s.Status == status || status == rm.ServiceOpen && s.Status != string(domain.ServiceStatusArchived)
+		return st && (typ == "" || s.Type == typ) && (assignee == "" || s.AssigneeID == assignee)
 	}
 	keep := visibleDocs(a, r, prefix, sts[1].Prefix, rm.ServiceRequestKey, match, srCustomer, srInvolves)
-	items, next, err := page(c.Request.Context(), zlist{rdb: a.rdb, key: prefix + key, desc: true}, "service-requests", cur, limit, keep)
+	items, next, err := page(c.Request.Context(), zlist{rdb: a.rdb, key: prefix + key, desc: order != "oldest"}, list, cur, limit, keep)
 	if err != nil {
 		a.fail(c, err)
 		return

@@ -16,6 +16,7 @@ import (
 //	request:<id>              ServiceRequest document (JSON)
 //	all                       sorted set of ids, score = openedAt Unix ms
 //	status:<status>           sorted set of ids in that state, score = openedAt Unix ms
+//	status:open               sorted set of the ids not archived (the open queue), score = openedAt Unix ms
 //	type:<type>               sorted set of ids of that type, score = openedAt Unix ms
 //	assignee:<assigneeId>     sorted set of the assignee's ids, score = openedAt Unix ms
 //	customer:<customerId>     sorted set of the customer's ids, score = openedAt Unix ms
@@ -87,8 +88,12 @@ type ServiceReport struct {
 // Name returns "service".
 func (Service) Name() string { return "service" }
 
-// Version returns 1.
-func (Service) Version() int { return 1 }
+// Version returns 2 (2: the open queue, status:open).
+func (Service) Version() int { return 2 }
+
+// ServiceOpen is the pseudo-status of the open queue: every request not
+// archived (created, assigned or handled and awaiting its feedback).
+const ServiceOpen = "open"
 
 var serviceHandles = typeSet(serviceTypes...)
 
@@ -106,6 +111,12 @@ func (s *ServiceRequest) index(tx projections.Tx) {
 	sc := ms(s.OpenedAt)
 	tx.ZAdd(ServiceAllKey, sc, s.ID)
 	tx.ZAdd(ServiceStatusKey(s.Status), sc, s.ID)
+	// The open queue (index follows unindex, which leaves it alone).
+	if s.Status == string(domain.ServiceStatusArchived) {
+		tx.ZRem(ServiceStatusKey(ServiceOpen), s.ID)
+	} else {
+		tx.ZAdd(ServiceStatusKey(ServiceOpen), sc, s.ID)
+	}
 	tx.ZAdd(ServiceTypeKey(s.Type), sc, s.ID)
 	tx.ZAdd(ServiceCustomerKey(s.CustomerID), sc, s.ID)
 	if s.AssigneeID != "" {
