@@ -114,16 +114,17 @@ type CustomerKPIs struct {
 	LostOpportunities   int        `json:"lostOpportunities"`
 }
 
-// The orders of a customer that are not cancelled form a list, newest
-// first by (orderedAt, stream): kpis.lastOrderId names its head, and each
-// order stream's link holds its orderedAt and the stream of the next older
-// order (Prev). Placing the newest order, the usual case, adds it at the
-// head; cancelling one unlinks it, and cancelling the head makes the next
-// older order the last one. Every change is written in the same batch as
-// the document, and only for an event its order stream's link has not
-// seen, so a replay changes nothing. No key grows with the customer's
-// orders: a customer with thousands of orders costs what one with a few
-// costs.
+// The orders of a customer form a list, newest first by (orderedAt,
+// stream), whose head is the newest order not cancelled: kpis.lastOrderId.
+// Each order stream's link holds its orderedAt, the stream of the next
+// older order (Prev) and whether it is still open (not cancelled). Placing
+// the newest order, the usual case, makes it the head; cancelling an order
+// only marks its own link closed, except for the head, whose cancellation
+// walks back to the next open order (closed ones behind the head are
+// skipped then). Every change is written in the same batch as the
+// document, and only for an event its order stream's link has not seen, so
+// a replay changes nothing. No key grows with the customer's orders, and a
+// cancellation does not walk the customer's history.
 
 // orderNode is an order of the list: its stream and orderedAt.
 type orderNode struct {
@@ -155,10 +156,10 @@ func listLink(ctx context.Context, tx projections.Tx, stream string) (link, erro
 }
 
 // placeOrder links the new order (stream, its link l) into the customer's
-// list and sets kpis.lastOrderAt and lastOrderId.
+// list; the newest becomes kpis.lastOrderAt and lastOrderId.
 func placeOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream string, l *link, at time.Time) error {
 	node := orderNode{stream, at.UTC()}
-	l.At = node.at
+	l.At, l.Open = node.at, true
 	if k.LastOrderID == "" || k.LastOrderAt == nil {
 		l.Prev = ""
 		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(stream, "order-"), tptr(node.at)
@@ -172,18 +173,18 @@ func placeOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream 
 	}
 	// An older order: walk back to its place.
 	cur := head.stream
+	lc, err := listLink(ctx, tx, cur)
+	if err != nil {
+		return err
+	}
 	for {
-		lc, err := listLink(ctx, tx, cur)
-		if err != nil {
-			return err
-		}
 		if lc.Prev != "" {
 			lp, err := listLink(ctx, tx, lc.Prev)
 			if err != nil {
 				return err
 			}
 			if !node.newer(orderNode{lc.Prev, lp.At}) {
-				cur = lc.Prev
+				cur, lc = lc.Prev, lp
 				continue
 			}
 		}
@@ -193,40 +194,27 @@ func placeOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream 
 	}
 }
 
-// cancelOrder unlinks the cancelled order (stream, its link l) from the
-// customer's list and updates kpis.lastOrderAt and lastOrderId.
+// cancelOrder marks the cancelled order (stream, its link l) closed and,
+// when it was the head (kpis.lastOrderId), walks back to the next open
+// order, which becomes the head.
 func cancelOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream string, l *link) error {
-	prev := l.Prev
-	l.Prev, l.At = "", time.Time{} // out of the list
-	if k.LastOrderID == "" {
+	l.Open = false
+	if k.LastOrderID == "" || orderStream(k.LastOrderID) != stream {
 		return nil
 	}
-	cur := orderStream(k.LastOrderID)
-	if cur == stream {
-		if prev == "" {
-			k.LastOrderID, k.LastOrderAt = "", nil
-			return nil
-		}
-		lp, err := listLink(ctx, tx, prev)
-		if err != nil {
-			return err
-		}
-		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(prev, "order-"), tptr(lp.At)
-		return nil
-	}
-	for cur != "" {
+	k.LastOrderID, k.LastOrderAt = "", nil
+	for cur := l.Prev; cur != ""; {
 		lc, err := listLink(ctx, tx, cur)
 		if err != nil {
 			return err
 		}
-		if lc.Prev == stream {
-			lc.Prev = prev
-			tx.Set("link:"+cur, lc.encode())
+		if lc.Open {
+			k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(cur, "order-"), tptr(lc.At)
 			return nil
 		}
 		cur = lc.Prev
 	}
-	return nil // not in the list (placed before the list existed)
+	return nil
 }
 
 // Name returns "customers".

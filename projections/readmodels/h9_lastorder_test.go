@@ -115,7 +115,7 @@ func TestLastOrderAtSkipsCancelled(t *testing.T) {
 func TestLastOrderRandomHistories(t *testing.T) {
 	rng := rand.New(rand.NewPCG(7, 11))
 	days := []time.Time{day0(2011, 1, 5), day0(2011, 2, 5), day0(2011, 3, 5), day0(2011, 4, 5)}
-	for round := range 60 {
+	for round := range 100 {
 		cust := fmt.Sprintf("random-%d", round)
 		var steps []orderStep
 		placed := map[string]time.Time{}
