@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -13,17 +12,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/gin-gonic/gin"
 	gocmp "github.com/google/go-cmp/cmp"
-	"github.com/redis/go-redis/v9"
 
-	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/eventstore"
-	"github.com/crm-es/crm/internal/httpx"
 	"github.com/crm-es/crm/internal/redistest"
-	"github.com/crm-es/crm/projections"
-	"github.com/crm-es/crm/readapi"
-	"github.com/crm-es/crm/writeapi"
 )
 
 // testClock is the commands' clock in the tie tests: it stands still
@@ -55,43 +47,6 @@ func openStore(t *testing.T) *eventstore.Store {
 	}
 	t.Cleanup(func() { _ = store.Close() })
 	return store
-}
-
-// newEnvOn is newEnv over a given event store and read store (rdb: a
-// redis-server or the embedded read store; real is its redistest server,
-// nil for the embedded one), with commands dated by clock.
-func newEnvOn(t *testing.T, store *eventstore.Store, rdb *redis.Client, real *redistest.Server, clock func() time.Time) *env {
-	t.Helper()
-	var lines strings.Builder
-	for _, u := range testUsers {
-		fmt.Fprintf(&lines, "%s %s %s\n", keyOf(u.user), u.user, u.roles)
-	}
-	keys, err := httpx.ParseKeys(strings.NewReader(lines.String()), "test-keys")
-	if err != nil {
-		t.Fatal(err)
-	}
-	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: rdb, Codec: commands.NewCodec(),
-		Projections: allProjections(), LeaseTTL: time.Second, PollInterval: 50 * time.Millisecond, BatchWait: 5 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); _ = rt.Run(ctx) }()
-	t.Cleanup(func() { cancel(); <-done })
-
-	gin.SetMode(gin.ReleaseMode)
-	router := gin.New()
-	v1 := router.Group("/v1", httpx.Authenticate(keys))
-	writeapi.Register(v1, writeapi.Config{Commands: commands.New(commands.Config{Store: store, Now: clock})})
-	if err := readapi.Register(v1, readapi.Config{Redis: rdb, Store: store, Projections: allProjections()}); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{t: t, store: store, redis: real, rt: rt, client: &http.Client{Timeout: 30 * time.Second}}
-	e.srv = httptest.NewServer(router)
-	t.Cleanup(e.srv.Close)
-	e.waitReady()
-	return e
 }
 
 // tieData is what seedTies wrote: the expected order of each list.

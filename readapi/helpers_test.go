@@ -24,6 +24,7 @@ import (
 	"github.com/crm-es/crm/projections/readmodels"
 	"github.com/crm-es/crm/readapi"
 	"github.com/crm-es/crm/writeapi"
+	"github.com/redis/go-redis/v9"
 )
 
 // Users of the test key file: user id = role name, plus a second sales rep.
@@ -58,6 +59,15 @@ func newEnv(t testing.TB) *env {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = store.Close() })
+	return newEnvOn(t, store, r.Client, r, nil)
+}
+
+// newEnvOn is newEnv over a given event store and read store (rdb: a
+// redis-server or the embedded read store; real is its redistest server,
+// nil for the embedded one), with commands dated by clock (nil: the
+// system clock).
+func newEnvOn(t testing.TB, store *eventstore.Store, rdb *redis.Client, real *redistest.Server, clock func() time.Time) *env {
+	t.Helper()
 	var lines strings.Builder
 	for _, u := range testUsers {
 		fmt.Fprintf(&lines, "%s %s %s\n", keyOf(u.user), u.user, u.roles)
@@ -66,7 +76,7 @@ func newEnv(t testing.TB) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: r.Client, Codec: commands.NewCodec(),
+	rt, err := projections.NewRuntime(projections.RuntimeConfig{Store: store, Redis: rdb, Codec: commands.NewCodec(),
 		Projections: allProjections(), LeaseTTL: time.Second, PollInterval: 50 * time.Millisecond, BatchWait: 5 * time.Millisecond,
 		RetireGrace: 200 * time.Millisecond}) // the rebuild tests wait for the retired generation to go
 	if err != nil {
@@ -81,11 +91,11 @@ func newEnv(t testing.TB) *env {
 	router := gin.New()
 	router.HandleMethodNotAllowed = true
 	v1 := router.Group("/v1", httpx.Authenticate(keys))
-	writeapi.Register(v1, writeapi.Config{Commands: commands.New(commands.Config{Store: store})})
-	if err := readapi.Register(v1, readapi.Config{Redis: r.Client, Store: store, Projections: allProjections()}); err != nil {
+	writeapi.Register(v1, writeapi.Config{Commands: commands.New(commands.Config{Store: store, Now: clock})})
+	if err := readapi.Register(v1, readapi.Config{Redis: rdb, Store: store, Projections: allProjections()}); err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, store: store, redis: r, rt: rt, client: &http.Client{Timeout: 30 * time.Second}}
+	e := &env{t: t, store: store, redis: real, rt: rt, client: &http.Client{Timeout: 30 * time.Second}}
 	e.srv = httptest.NewServer(router)
 	t.Cleanup(e.srv.Close)
 	e.waitReady()
