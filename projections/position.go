@@ -2,7 +2,6 @@ package projections
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 
@@ -165,11 +164,9 @@ func StoredStatus(ctx context.Context, rdb redis.Cmdable, name string) (Status, 
 	str := func(x any) string { s, _ := x.(string); return s }
 	st.Active, st.Building, st.Holder = str(vals[0]), str(vals[1]), str(vals[2])
 	st.LeaseHeld = st.Holder != ""
-	if s := str(vals[3]); s != "" {
-		var shared sharedState
-		if json.Unmarshal([]byte(s), &shared) == nil && st.Holder != "" {
-			st.State, st.LastError = shared.State, shared.Error
-		}
+	if st.Holder != "" {
+		// A holder that has published nothing yet has just taken the lease.
+		st.State = publishedState(str(vals[3]), st.Holder, &st.LastError, StateCatchingUp)
 	}
 	cpOf := func(gen string) (uint64, error) {
 		if gen == "" {

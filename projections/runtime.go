@@ -266,6 +266,19 @@ type sharedState struct {
 	Error  string `json:"error,omitempty"`
 }
 
+// publishedState is the state the lease holder published (raw, the
+// meta:state value), and its error into lastErr; or unknown when it has
+// published none. A state published by an earlier holder (a fenced one may
+// still write it) says nothing of the current one.
+func publishedState(raw, holder string, lastErr *string, unknown string) string {
+	var shared sharedState
+	if raw == "" || json.Unmarshal([]byte(raw), &shared) != nil || shared.Holder != holder {
+		return unknown
+	}
+	*lastErr = shared.Error
+	return shared.State
+}
+
 func (w *worker) sleep(ctx context.Context, d time.Duration) bool {
 	t := time.NewTimer(d)
 	defer t.Stop()

@@ -83,12 +83,8 @@ func (w *worker) status(ctx context.Context, head eventstore.Checkpoint) (Status
 	st.Active, st.Building, st.Holder = str(vals[0]), str(vals[1]), str(vals[2])
 	if !local.holder && st.Holder != "" {
 		// Another process leads: report the projection's state it published.
-		var shared sharedState
-		if s := str(vals[3]); s != "" && json.Unmarshal([]byte(s), &shared) == nil {
-			st.State, st.LastError = shared.State, shared.Error
-		} else {
-			st.State = StateStandby
-		}
+		st.LastError = ""
+		st.State = publishedState(str(vals[3]), st.Holder, &st.LastError, StateStandby)
 	}
 	cpOf := func(gen string) (eventstore.Checkpoint, error) {
 		if gen == "" {

@@ -804,6 +804,39 @@ func TestRuntimeStatusLag(t *testing.T) {
 	}
 }
 
+// TestStoredStatusIgnoresAnEarlierHoldersState: the state a fenced
+// ex-holder published (it may still write it) is not reported as the
+// current holder's; the holder's own is.
+func TestStoredStatusIgnoresAnEarlierHoldersState(t *testing.T) {
+	r := redistest.Start(t)
+	ctx := context.Background()
+	set := func(k, v string) {
+		t.Helper()
+		if err := r.Client.Set(ctx, k, v, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set(metaKey("p", "lease"), "new-holder")
+	for _, tc := range []struct {
+		published      string
+		state, lastErr string
+	}{
+		{`{"state":"failed","holder":"old-holder","error":"boom"}`, StateCatchingUp, ""},
+		{`{"state":"failed","holder":"new-holder","error":"boom"}`, StateFailed, "boom"},
+		{`{"state":"live","holder":"new-holder"}`, StateLive, ""},
+		{`not json`, StateCatchingUp, ""},
+	} {
+		set(metaKey("p", "state"), tc.published)
+		st, err := StoredStatus(ctx, r.Client, "p")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if st.State != tc.state || st.LastError != tc.lastErr || st.Holder != "new-holder" {
+			t.Errorf("published %s: state %q error %q holder %q, want %q %q new-holder", tc.published, st.State, st.LastError, st.Holder, tc.state, tc.lastErr)
+		}
+	}
+}
+
 // TestRuntimeGenerationNamesNeverReused: every build of a version gets a
 // name of its own, even once an older generation of that name is deleted;
 // a process that lost its lease in the middle of deleting a retired
