@@ -19,10 +19,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/crm-es/crm/domain"
 	"github.com/crm-es/crm/eventstore"
 	"github.com/crm-es/crm/importer"
-	"github.com/crm-es/crm/internal/eventcodec"
 	"github.com/crm-es/crm/projections/churn"
 )
 
@@ -202,51 +200,19 @@ func evaluateChurn(ctx context.Context, cfg churnEvalConfig, logger *slog.Logger
 	return ev.Report(), nil
 }
 
-// replayChurn reads $all from the start and feeds every customer event to
-// the evaluator, decoded with the domain's codec table as the projections
-// decode them.
+// replayChurn replays $all into the evaluator (churn.Replay) with progress.
 func replayChurn(ctx context.Context, store eventstore.AllReader, ev *churn.Evaluator, progress importer.Progress) error {
-	codec := eventcodec.New()
 	head, err := store.Head(ctx)
 	if err != nil {
 		return err
 	}
 	progress.Start("replaying events", int(head.Commit))
 	defer progress.Done()
-	var (
-		after eventstore.Checkpoint
-		done  uint64
-	)
-	for {
-		page, err := store.ReadAll(ctx, after, 4096)
-		if err != nil {
-			return fmt.Errorf("read $all: %w", err)
-		}
-		if len(page) == 0 {
-			return nil
-		}
-		for _, r := range page {
-			after = r.Checkpoint()
-			if r.IsSystem() || !churn.Relevant(r.Type) {
-				continue
-			}
-			v, err := codec.DecodeRecorded(r)
-			if err != nil {
-				return fmt.Errorf("decode %s@%d (%s): %w", r.Stream, r.Revision, r.Type, err)
-			}
-			e, ok := v.(domain.Event)
-			if !ok {
-				continue
-			}
-			at := r.Metadata.OccurredAt
-			if at.IsZero() {
-				at = r.RecordedAt
-			}
-			ev.Add(e, at)
-		}
-		progress.Add(int(after.Commit - done))
-		done = after.Commit
-	}
+	var done uint64
+	return churn.Replay(ctx, store, ev, func(pos uint64) {
+		progress.Add(int(pos - done))
+		done = pos
+	})
 }
 
 // writeScored writes the per-customer results: CSV when the name ends in

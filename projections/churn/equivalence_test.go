@@ -10,8 +10,6 @@ import (
 
 	"github.com/crm-es/crm/commands"
 	"github.com/crm-es/crm/domain"
-	"github.com/crm-es/crm/eventstore"
-	"github.com/crm-es/crm/internal/eventcodec"
 	"github.com/crm-es/crm/projections/churn"
 )
 
@@ -135,7 +133,9 @@ func TestEvaluatorMatchesScorer(t *testing.T) {
 
 	// The evaluation protocol over the same log.
 	ev := churn.NewEvaluator(T, 90*24*time.Hour, 6)
-	replay(t, e.store, ev)
+	if err := churn.Replay(context.Background(), e.store, ev, nil); err != nil {
+		t.Fatal(err)
+	}
 	rep := ev.Report()
 	if rep.Later != 0 {
 		t.Fatalf("%d events after T: the history must end at T", rep.Later)
@@ -172,42 +172,5 @@ func TestEvaluatorMatchesScorer(t *testing.T) {
 	}
 	if len(bands) < 2 || rep.RuleFired == 0 {
 		t.Errorf("a history too uniform to compare: bands %v, rule fired %d", bands, rep.RuleFired)
-	}
-}
-
-// replay feeds the store's $all to ev as "crm churn evaluate" does: the
-// churn-relevant events, decoded with the domain's codec table, at their
-// business time (metadata occurredAt, else the recording time).
-func replay(t *testing.T, store *eventstore.Store, ev *churn.Evaluator) {
-	t.Helper()
-	codec := eventcodec.New()
-	var after eventstore.Checkpoint
-	for {
-		page, err := store.ReadAll(context.Background(), after, 512)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(page) == 0 {
-			return
-		}
-		for _, r := range page {
-			after = r.Checkpoint()
-			if r.IsSystem() || !churn.Relevant(r.Type) {
-				continue
-			}
-			v, err := codec.DecodeRecorded(r)
-			if err != nil {
-				t.Fatal(err)
-			}
-			e, ok := v.(domain.Event)
-			if !ok {
-				t.Fatalf("%s decodes to %T", r.Type, v)
-			}
-			at := r.Metadata.OccurredAt
-			if at.IsZero() {
-				at = r.RecordedAt
-			}
-			ev.Add(e, at)
-		}
 	}
 }
