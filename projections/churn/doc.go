@@ -24,8 +24,11 @@
 // ranking page for Go callers and tests (the query API pages the same
 // rankings with its own reader and page cache, package readapi).
 //
-// Import rule: the standard library, domain, projections (and its
-// readmodels, for the churn report) and the Redis client; never commands,
+// Replay feeds $all to an Evaluator, as crm churn evaluate runs it.
+//
+// Import rule: the standard library, domain, eventstore and
+// internal/eventcodec (for Replay), projections (and its readmodels, for
+// the churn report) and the Redis client; never commands,
 // readapi or cmd, and no flags or environment: the command side is reached
 // through the Warner interface, wired in cmd/crm.
 package churn
