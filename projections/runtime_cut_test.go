@@ -19,15 +19,18 @@ import (
 )
 
 // cutProxy forwards TCP connections to a Redis server. Armed, it holds the
-// first client write that contains marker (lower case), and on the test's word sends
-// only the part before the marked command's last transaction step (EXEC,
-// or the marked command itself when the write has no EXEC), then closes the
-// connection to the server: a projector process dying, or its network
-// failing, in the middle of sending a commit.
+// first client write that contains marker (lower case), and on the test's
+// word sends only the part before the marked command's last transaction
+// step (EXEC, or the marked command itself when the write has no EXEC),
+// then closes the connection to the server: a projector process dying, or
+// its network failing, in the middle of sending a commit. With pass set it
+// sends the held write whole instead: a commit delayed after its guard
+// reads.
 type cutProxy struct {
 	ln      net.Listener
 	marker  atomic.Pointer[[]byte]
 	armed   atomic.Bool
+	pass    atomic.Bool   // hold the marked write, then send it whole (no cut)
 	hit     chan struct{} // proxy → test: a marked write is held
 	cut     chan struct{} // test → proxy: send the part, close the server side
 	sent    chan struct{} // proxy → test: done
@@ -85,6 +88,14 @@ func (p *cutProxy) forward(c, s net.Conn, holding *atomic.Bool) {
 				if i := bytes.Index(lower, *m); i >= 0 && p.armed.CompareAndSwap(true, false) {
 					p.hit <- struct{}{}
 					<-p.cut
+					if p.pass.Load() {
+						// Held only: now sent whole.
+						if _, werr := s.Write(chunk); werr != nil {
+							return
+						}
+						p.sent <- struct{}{}
+						continue
+					}
 					end := bytes.Index(lower, execCmd)
 					if end < 0 {
 						end = bytes.LastIndexByte(chunk[:i], '*') // the start of the marked command
@@ -168,4 +179,61 @@ func TestRuntimeCommitCutMidTransaction(t *testing.T) {
 			return d["n:a"] == want["n:a"] && d["n:b"] == want["n:b"]
 		})
 	}
+}
+
+// TestRuntimeCommitFencedWhileInFlight: another process takes the lease
+// (the epoch rises) after a commit has read its guards and before its
+// transaction reaches Redis. The watched epoch makes EXEC write nothing;
+// the projector, fenced, takes the lease back and commits the same events
+// under the new epoch.
+func TestRuntimeCommitFencedWhileInFlight(t *testing.T) {
+	e := newEnv(t)
+	ctx := context.Background()
+	direct := e.redis.Client
+	px := startCutProxy(t, e.redis.Addr())
+	px.pass.Store(true)
+	rdb := redis.NewClient(&redis.Options{Addr: px.addr()})
+	t.Cleanup(func() { rdb.Close() })
+	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{rdb: rdb})
+	e.append("a", ping{N: 0})
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	gen := direct.Get(ctx, AliasKey("counter")).Val()
+	cpKey := genMetaKey("counter", gen, "checkpoint")
+	marker := []byte("set\r\n$" + strconv.Itoa(len(cpKey)) + "\r\n" + cpKey + "\r\n")
+	px.marker.Store(&marker)
+	state := func() map[string]string {
+		t.Helper()
+		d := redistest.Dump(t, direct, GenerationPrefix("counter", gen))
+		d["(checkpoint)"] = direct.Get(ctx, cpKey).Val()
+		return d
+	}
+
+	px.armed.Store(true)
+	e.append("a", ping{N: 1})
+	select {
+	case <-px.hit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no commit went through the proxy")
+	}
+	before := state()
+	if err := direct.Incr(ctx, metaKey("counter", "epoch")).Err(); err != nil { // another holder, meanwhile
+		t.Fatal(err)
+	}
+	px.armed.Store(true) // hold the next commit too: nothing may land before the check
+	px.cut <- struct{}{}
+	<-px.sent
+	select {
+	case <-px.hit:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the fenced commit was not retried")
+	}
+	if diff := cmp.Diff(before, state()); diff != "" {
+		t.Fatalf("a commit whose epoch changed in flight wrote (-before +after):\n%s", diff)
+	}
+	px.pass.Store(true)
+	px.cut <- struct{}{}
+	<-px.sent
+	waitFor(t, 10*time.Second, "the events committed under the new epoch", func() bool {
+		return state()["n:a"] == "string:2" && caughtUp(t, rt, "counter", e.last)
+	})
 }
