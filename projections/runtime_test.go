@@ -967,7 +967,6 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-
 // TestRuntimeLeaseTakeover: of two runtimes one holds the lease; when it
 // dies without releasing it (its Redis connection gone), the other takes
 // over within 10 s, with the default lease settings.
