@@ -34,12 +34,12 @@ func (e *env) post(path, user string, body any) error {
 	return nil
 }
 
-// pageAll follows nextCursor from path until the last page and returns
-// the key field of every item, in order, and the number of pages.
-func (e *env) pageAll(path, user, key string, between func()) ([]string, int) {
+// pages follows nextCursor from path (which has a query) as user until
+// the last page and returns every page; between runs after each page that
+// has a next one.
+func (e *env) pages(path, user string, between func()) []reply {
 	e.t.Helper()
-	var out []string
-	pages := 0
+	var out []reply
 	cur := ""
 	for {
 		p := path
@@ -50,21 +50,32 @@ func (e *env) pageAll(path, user, key string, between func()) ([]string, int) {
 		if r.status != http.StatusOK {
 			e.t.Fatalf("GET %s: %d %s", p, r.status, r.raw)
 		}
-		pages++
+		out = append(out, r)
+		next, _ := r.body["nextCursor"].(string)
+		if next == "" {
+			return out
+		}
+		cur = next
+		between()
+		if len(out) > 10_000 {
+			e.t.Fatal("paging does not end")
+		}
+	}
+}
+
+// pageAll follows nextCursor from path until the last page and returns
+// the key field of every item, in order, and the number of pages.
+func (e *env) pageAll(path, user, key string, between func()) ([]string, int) {
+	e.t.Helper()
+	pages := e.pages(path, user, between)
+	var out []string
+	for _, r := range pages {
 		for _, it := range r.items() {
 			s, _ := it[key].(string)
 			out = append(out, s)
 		}
-		next, _ := r.body["nextCursor"].(string)
-		if next == "" {
-			return out, pages
-		}
-		cur = next
-		between()
-		if pages > 10_000 {
-			e.t.Fatal("paging does not end")
-		}
 	}
+	return out, len(pages)
 }
 
 // TestPagingWhileWriting pages through lists while other clients write:

@@ -56,18 +56,7 @@ func TestServiceQueueOpenOldestFirst(t *testing.T) {
 		t.Errorf("status=open&order=oldest (-want +got):\n%s", diff)
 	}
 	// Paged oldest first, one at a time.
-	var paged []string
-	cursor := ""
-	for range 10 {
-		r := e.get("/v1/service-requests?status=open&order=oldest&limit=1&cursor="+url.QueryEscape(cursor), "admin")
-		if r.status != http.StatusOK {
-			t.Fatalf("%d %s", r.status, r.raw)
-		}
-		paged = append(paged, ids(r)...)
-		if cursor = r.str("nextCursor"); cursor == "" {
-			break
-		}
-	}
+	paged, _ := e.pageAll("/v1/service-requests?status=open&order=oldest&limit=1", "admin", "id", func() {})
 	if diff := gocmp.Diff(oldest, paged); diff != "" {
 		t.Errorf("paged oldest first (-want +got):\n%s", diff)
 	}
