@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -119,63 +120,87 @@ func (p *cutProxy) forward(c, s net.Conn, holding *atomic.Bool) {
 	}
 }
 
+// proxied is a counter projection whose runtime reaches Redis through a
+// cutProxy armed on its commits (the SET of its checkpoint), built over
+// the events appended to stream "a" first.
+type proxied struct {
+	e     *env
+	px    *cutProxy
+	rt    *Runtime
+	cpKey string
+	gen   string
+}
+
+func startProxied(t *testing.T, pass bool, first int) *proxied {
+	t.Helper()
+	e := newEnv(t)
+	px := startCutProxy(t, e.redis.Addr())
+	px.pass.Store(pass)
+	rdb := redis.NewClient(&redis.Options{Addr: px.addr()})
+	t.Cleanup(func() { rdb.Close() })
+	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{rdb: rdb})
+	for i := range first {
+		e.append("a", ping{N: i})
+	}
+	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
+	gen, err := e.redis.Client.Get(context.Background(), AliasKey("counter")).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := &proxied{e: e, px: px, rt: rt, gen: gen, cpKey: genMetaKey("counter", gen, "checkpoint")}
+	marker := []byte("set\r\n$" + strconv.Itoa(len(p.cpKey)) + "\r\n" + p.cpKey + "\r\n")
+	px.marker.Store(&marker)
+	return p
+}
+
+// state is the served generation's dump and its checkpoint, read directly.
+func (p *proxied) state(t *testing.T) map[string]string {
+	t.Helper()
+	rdb := p.e.redis.Client
+	d := redistest.Dump(t, rdb, GenerationPrefix("counter", p.gen))
+	cp, err := rdb.Get(context.Background(), p.cpKey).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		t.Fatal(err)
+	}
+	d["(checkpoint)"] = cp
+	return d
+}
+
+// held waits until the proxy holds a commit write.
+func (p *proxied) held(t *testing.T, what string) {
+	t.Helper()
+	select {
+	case <-p.px.hit:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s: no commit write setting %s went through the proxy", what, p.cpKey)
+	}
+}
+
 // TestRuntimeCommitCutMidTransaction: a commit whose sending stops part of
 // the way (after its writes are queued, before EXEC) leaves Redis exactly
 // as it was: no read-model key and no checkpoint changes. The commit is
 // then retried on a new connection and lands whole.
 func TestRuntimeCommitCutMidTransaction(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	direct := e.redis.Client
-	px := startCutProxy(t, e.redis.Addr())
-	rdb := redis.NewClient(&redis.Options{Addr: px.addr()})
-	t.Cleanup(func() { rdb.Close() })
-	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{rdb: rdb})
-	for i := range 5 {
-		e.append("a", ping{N: i})
-	}
-	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
-	gen, err := direct.Get(ctx, AliasKey("counter")).Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cpKey := genMetaKey("counter", gen, "checkpoint")
-	marker := []byte("set\r\n$" + strconv.Itoa(len(cpKey)) + "\r\n" + cpKey + "\r\n")
-	px.marker.Store(&marker)
-
-	state := func() map[string]string {
-		t.Helper()
-		d := redistest.Dump(t, direct, GenerationPrefix("counter", gen))
-		cp, err := direct.Get(ctx, cpKey).Result()
-		if err != nil && !errors.Is(err, redis.Nil) {
-			t.Fatal(err)
-		}
-		d["(checkpoint)"] = cp
-		return d
-	}
+	p := startProxied(t, false, 5)
 	na, nb := 5, 0
 	for round := range 3 {
-		px.armed.Store(true)
-		e.append("a", ping{N: 100 + round})
-		e.append("b", ping{N: 200 + round})
+		p.px.armed.Store(true)
+		p.e.append("a", ping{N: 100 + round})
+		p.e.append("b", ping{N: 200 + round})
 		na, nb = na+1, nb+1
-		select {
-		case <-px.hit:
-		case <-time.After(10 * time.Second):
-			t.Fatalf("round %d: no commit write setting %s went through the proxy", round, cpKey)
-		}
-		before := state()
-		px.cut <- struct{}{}
-		<-px.sent
+		p.held(t, fmt.Sprintf("round %d", round))
+		before := p.state(t)
+		p.px.cut <- struct{}{}
+		<-p.px.sent
 		time.Sleep(100 * time.Millisecond) // Redis reads what it was sent and sees the connection close
-		after := state()
-		px.release <- struct{}{}
+		after := p.state(t)
+		p.px.release <- struct{}{}
 		if diff := cmp.Diff(before, after); diff != "" {
 			t.Fatalf("round %d: a commit cut before EXEC changed Redis (-before +after):\n%s", round, diff)
 		}
 		want := map[string]string{"n:a": "string:" + strconv.Itoa(na), "n:b": "string:" + strconv.Itoa(nb)}
 		waitFor(t, 10*time.Second, "the retried commit", func() bool {
-			d := state()
+			d := p.state(t)
 			return d["n:a"] == want["n:a"] && d["n:b"] == want["n:b"]
 		})
 	}
@@ -187,53 +212,24 @@ func TestRuntimeCommitCutMidTransaction(t *testing.T) {
 // the projector, fenced, takes the lease back and commits the same events
 // under the new epoch.
 func TestRuntimeCommitFencedWhileInFlight(t *testing.T) {
-	e := newEnv(t)
-	ctx := context.Background()
-	direct := e.redis.Client
-	px := startCutProxy(t, e.redis.Addr())
-	px.pass.Store(true)
-	rdb := redis.NewClient(&redis.Options{Addr: px.addr()})
-	t.Cleanup(func() { rdb.Close() })
-	rt, _, _ := e.start([]Projection{newCounter()}, rtOpts{rdb: rdb})
-	e.append("a", ping{N: 0})
-	waitFor(t, 10*time.Second, "first build", func() bool { return caughtUp(t, rt, "counter", e.last) })
-	gen := direct.Get(ctx, AliasKey("counter")).Val()
-	cpKey := genMetaKey("counter", gen, "checkpoint")
-	marker := []byte("set\r\n$" + strconv.Itoa(len(cpKey)) + "\r\n" + cpKey + "\r\n")
-	px.marker.Store(&marker)
-	state := func() map[string]string {
-		t.Helper()
-		d := redistest.Dump(t, direct, GenerationPrefix("counter", gen))
-		d["(checkpoint)"] = direct.Get(ctx, cpKey).Val()
-		return d
-	}
-
-	px.armed.Store(true)
-	e.append("a", ping{N: 1})
-	select {
-	case <-px.hit:
-	case <-time.After(10 * time.Second):
-		t.Fatal("no commit went through the proxy")
-	}
-	before := state()
-	if err := direct.Incr(ctx, metaKey("counter", "epoch")).Err(); err != nil { // another holder, meanwhile
+	p := startProxied(t, true, 1)
+	p.px.armed.Store(true)
+	p.e.append("a", ping{N: 1})
+	p.held(t, "the commit")
+	before := p.state(t)
+	if err := p.e.redis.Client.Incr(context.Background(), metaKey("counter", "epoch")).Err(); err != nil { // another holder, meanwhile
 		t.Fatal(err)
 	}
-	px.armed.Store(true) // hold the next commit too: nothing may land before the check
-	px.cut <- struct{}{}
-	<-px.sent
-	select {
-	case <-px.hit:
-	case <-time.After(10 * time.Second):
-		t.Fatal("the fenced commit was not retried")
-	}
-	if diff := cmp.Diff(before, state()); diff != "" {
+	p.px.armed.Store(true) // hold the next commit too: nothing may land before the check
+	p.px.cut <- struct{}{}
+	<-p.px.sent
+	p.held(t, "the fenced commit's retry")
+	if diff := cmp.Diff(before, p.state(t)); diff != "" {
 		t.Fatalf("a commit whose epoch changed in flight wrote (-before +after):\n%s", diff)
 	}
-	px.pass.Store(true)
-	px.cut <- struct{}{}
-	<-px.sent
+	p.px.cut <- struct{}{}
+	<-p.px.sent
 	waitFor(t, 10*time.Second, "the events committed under the new epoch", func() bool {
-		return state()["n:a"] == "string:2" && caughtUp(t, rt, "counter", e.last)
+		return p.state(t)["n:a"] == "string:2" && caughtUp(t, p.rt, "counter", p.e.last)
 	})
 }
