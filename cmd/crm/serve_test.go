@@ -287,7 +287,7 @@ func TestReadyzDuringRedisLoss(t *testing.T) {
 		last, _ = strconv.ParseUint(fmt.Sprint(m["position"]), 10, 64)
 	}
 	p.caughtUp(last)
-	before := dumpReadModels(t, r.Client)
+	before := redistest.DumpServed(t, r.Client, allProjections(), projections.ActivePrefix)
 	if len(before) < 100 {
 		t.Fatalf("only %d read-model keys", len(before))
 	}
@@ -328,7 +328,7 @@ func TestReadyzDuringRedisLoss(t *testing.T) {
 		slow.Store(false)
 		p.waitFor("/readyz", http.StatusOK)
 		p.caughtUp(last)
-		if diff := cmp.Diff(before, dumpReadModels(t, r.Client)); diff != "" {
+		if diff := cmp.Diff(before, redistest.DumpServed(t, r.Client, allProjections(), projections.ActivePrefix)); diff != "" {
 			t.Errorf("%s: read models after the rebuild differ (-before +after):\n%s", loss.name, diff)
 		}
 	}
@@ -374,21 +374,4 @@ func TestChurnFlags(t *testing.T) {
 			}
 		})
 	}
-}
-
-// dumpReadModels returns every key of every served generation, relative to
-// its generation (typed values), so generations with other names compare.
-func dumpReadModels(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, p := range allProjections() {
-		prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, p.Name())
-		if err != nil || !ok {
-			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
-		}
-		for k, v := range redistest.Dump(t, rdb, prefix) {
-			out[p.Name()+"|"+k] = v
-		}
-	}
-	return out
 }

@@ -130,11 +130,11 @@ func TestProjectorScriptsOnEmbeddedStore(t *testing.T) {
 	caughtUp(t, rtMem, head.Commit)
 	rtReal, _, _ := runtime(t, store, real.Client)
 	caughtUp(t, rtReal, head.Commit)
-	want := dump(t, real.Client)
+	want := redistest.DumpServed(t, real.Client, allProjections(), projections.ActivePrefix)
 	if len(want) < 100 {
 		t.Fatalf("only %d keys on the real Redis", len(want))
 	}
-	if diff := cmp.Diff(want, dump(t, mem.Client)); diff != "" {
+	if diff := cmp.Diff(want, redistest.DumpServed(t, mem.Client, allProjections(), projections.ActivePrefix)); diff != "" {
 		t.Errorf("embedded store differs from redis-server (-redis +embedded):\n%s", diff)
 	}
 
@@ -158,7 +158,7 @@ func TestProjectorScriptsOnEmbeddedStore(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	caughtUp(t, rtMem, head.Commit)
-	if diff := cmp.Diff(want, dump(t, mem.Client)); diff != "" {
+	if diff := cmp.Diff(want, redistest.DumpServed(t, mem.Client, allProjections(), projections.ActivePrefix)); diff != "" {
 		t.Errorf("after a rebuild (-redis +embedded):\n%s", diff)
 	}
 
@@ -187,21 +187,4 @@ func TestProjectorScriptsOnEmbeddedStore(t *testing.T) {
 	if diff := cmp.Diff(wantRisks, gotRisks); diff != "" {
 		t.Errorf("risks (-redis +embedded):\n%s", diff)
 	}
-}
-
-// dump returns every key of every projection's served generation (as
-// "projection|key").
-func dump(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	out := map[string]string{}
-	for _, p := range allProjections() {
-		prefix, ok, err := projections.ActivePrefix(context.Background(), rdb, p.Name())
-		if err != nil || !ok {
-			t.Fatalf("%s: no active generation (%v)", p.Name(), err)
-		}
-		for k, v := range redistest.Dump(t, rdb, prefix) {
-			out[p.Name()+"|"+k] = v
-		}
-	}
-	return out
 }

@@ -53,3 +53,23 @@ func Dump(tb testing.TB, rdb redis.Cmdable, prefix string) map[string]string {
 	}
 	return out
 }
+
+// DumpServed is Dump of several read models at once, each under the prefix
+// active resolves for it (projections.ActivePrefix: its served generation),
+// keyed "name|key", so that stores whose generations are named otherwise
+// compare. A read model with no served generation fails tb.
+func DumpServed[P interface{ Name() string }](tb testing.TB, rdb *redis.Client, models []P,
+	active func(ctx context.Context, rdb redis.Cmdable, name string) (prefix string, ok bool, err error)) map[string]string {
+	tb.Helper()
+	out := map[string]string{}
+	for _, m := range models {
+		prefix, ok, err := active(context.Background(), rdb, m.Name())
+		if err != nil || !ok {
+			tb.Fatalf("%s: no active generation (%v)", m.Name(), err)
+		}
+		for k, v := range Dump(tb, rdb, prefix) {
+			out[m.Name()+"|"+k] = v
+		}
+	}
+	return out
+}
