@@ -96,10 +96,7 @@ func TestCodecFastDecoderPointerType(t *testing.T) {
 
 func TestRegisterFastDecoderPanics(t *testing.T) {
 	decodeValue := func([]byte) (customerRegistered, bool) { return customerRegistered{}, false }
-	tests := []struct {
-		name string
-		fn   func(c *eventstore.Codec)
-	}{
+	wantPanics(t, []codecMisuse{
 		{"unknown type", func(c *eventstore.Codec) { eventstore.RegisterFastDecoder(c, "Nope", decodeValue) }},
 		{"nil decoder", func(c *eventstore.Codec) {
 			eventstore.RegisterFastDecoder[customerRegistered](c, "CustomerRegistered", nil)
@@ -118,16 +115,5 @@ func TestRegisterFastDecoderPanics(t *testing.T) {
 			eventstore.RegisterFastDecoder(c, "CustomerRegistered", decodeValue)
 			eventstore.RegisterFastDecoder(c, "CustomerRegistered", decodeValue)
 		}},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCodec(t)
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			tt.fn(c)
-		})
-	}
+	})
 }

@@ -207,11 +207,30 @@ func TestCodecIntrospection(t *testing.T) {
 	}
 }
 
+// codecMisuse is a wrong use of a codec's registration, which must panic.
+type codecMisuse struct {
+	name string
+	fn   func(c *eventstore.Codec)
+}
+
+// wantPanics runs each misuse on a fresh test codec and requires a panic.
+func wantPanics(t *testing.T, tests []codecMisuse) {
+	t.Helper()
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c := newTestCodec(t)
+			defer func() {
+				if recover() == nil {
+					t.Error("no panic")
+				}
+			}()
+			tt.fn(c)
+		})
+	}
+}
+
 func TestCodecRegisterPanics(t *testing.T) {
-	tests := []struct {
-		name string
-		fn   func(c *eventstore.Codec)
-	}{
+	wantPanics(t, []codecMisuse{
 		{"empty name", func(c *eventstore.Codec) { c.Register("", 1, func() any { return customerRegistered{} }) }},
 		{"version 0", func(c *eventstore.Codec) { c.Register("X", 0, func() any { return customerRegistered{} }) }},
 		{"nil newFn", func(c *eventstore.Codec) { c.Register("X", 1, nil) }},
@@ -231,18 +250,7 @@ func TestCodecRegisterPanics(t *testing.T) {
 			c.RegisterUpcaster("InteractionLogged", 1, func(b json.RawMessage) (json.RawMessage, error) { return b, nil })
 		}},
 		{"nil upcaster", func(c *eventstore.Codec) { c.RegisterUpcaster("InteractionLogged", 2, nil) }},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			c := newTestCodec(t)
-			defer func() {
-				if recover() == nil {
-					t.Error("no panic")
-				}
-			}()
-			tt.fn(c)
-		})
-	}
+	})
 }
 
 // checkDecoded compares what Decode returned with the wanted value, or
