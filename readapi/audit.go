@@ -131,20 +131,6 @@ func wantsNDJSON(c *gin.Context) bool {
 	return false
 }
 
-// once returns query parameter name, which may be given at most once: a
-// repeat is a field error appended to bad (as the other queries answer it).
-func once(c *gin.Context, name string, bad *[]domain.FieldError) (string, bool) {
-	vs, ok := c.GetQueryArray(name)
-	if !ok || len(vs) == 0 {
-		return "", false
-	}
-	if len(vs) > 1 {
-		*bad = append(*bad, domain.FieldError{Field: name, Message: "must be given once (it was given " + strconv.Itoa(len(vs)) + " times)"})
-		return "", false
-	}
-	return vs[0], true
-}
-
 func (a *auditAPI) events(c *gin.Context) {
 	id, ok := a.customerID(c)
 	if !ok {

@@ -9,8 +9,11 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/gin-gonic/gin"
 	"github.com/google/uuid"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/crm-es/crm/domain"
 )
 
 // cursor is a position in a sorted set: the (score, member) of the last
@@ -51,20 +54,26 @@ func decodeCursor(s, list string) (cursor, error) {
 	return cursor{List: list, Score: sc, Member: f[3]}, nil
 }
 
-// query returns the value of the single-valued query parameter name (ok
-// false when it is absent). A parameter given more than once is a bad
-// request naming it: which of the values was meant is not for the API to
-// guess.
-func (r *request) query(name string) (string, bool) {
-	vs, ok := r.c.GetQueryArray(name)
+// once returns the value of the single-valued query parameter name (ok
+// false when it is absent). A parameter given more than once is a field
+// error appended to bad: which of the values was meant is not for the API
+// to guess. The queries use it through request.query, the audit endpoints
+// directly.
+func once(c *gin.Context, name string, bad *[]domain.FieldError) (string, bool) {
+	vs, ok := c.GetQueryArray(name)
 	if !ok || len(vs) == 0 {
 		return "", false
 	}
 	if len(vs) > 1 {
-		r.bad(name, "must be given once (it was given "+strconv.Itoa(len(vs))+" times)")
+		*bad = append(*bad, domain.FieldError{Field: name, Message: "must be given once (it was given " + strconv.Itoa(len(vs)) + " times)"})
 		return "", false
 	}
 	return vs[0], true
+}
+
+// query is once for the request's parameters and its list of bad ones.
+func (r *request) query(name string) (string, bool) {
+	return once(r.c, name, &r.errs)
 }
 
 // parseLimit reads ?limit= (1–MaxLimit, default DefaultLimit).
