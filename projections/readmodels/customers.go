@@ -140,7 +140,10 @@ func (a orderNode) newer(b orderNode) bool {
 	return a.stream > b.stream
 }
 
-func orderStream(id string) string { return "order-" + id }
+// orderStream and orderID convert between an order id and its stream name
+// (domain.StreamName's form, with the id as text).
+func orderStream(id string) string { return domain.KindOrder + "-" + id }
+func orderID(stream string) string { return strings.TrimPrefix(stream, domain.KindOrder+"-") }
 
 // listLink loads the link of an order stream of the list.
 func listLink(ctx context.Context, tx projections.Tx, stream string) (link, error) {
@@ -162,13 +165,13 @@ func placeOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream 
 	l.At, l.Open = node.at, true
 	if k.LastOrderID == "" || k.LastOrderAt == nil {
 		l.Prev = ""
-		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(stream, "order-"), tptr(node.at)
+		k.LastOrderID, k.LastOrderAt = orderID(stream), tptr(node.at)
 		return nil
 	}
 	head := orderNode{orderStream(k.LastOrderID), *k.LastOrderAt}
 	if node.newer(head) {
 		l.Prev = head.stream
-		k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(stream, "order-"), tptr(node.at)
+		k.LastOrderID, k.LastOrderAt = orderID(stream), tptr(node.at)
 		return nil
 	}
 	// An older order: walk back to its place.
@@ -209,7 +212,7 @@ func cancelOrder(ctx context.Context, tx projections.Tx, k *CustomerKPIs, stream
 			return err
 		}
 		if lc.Open {
-			k.LastOrderID, k.LastOrderAt = strings.TrimPrefix(cur, "order-"), tptr(lc.At)
+			k.LastOrderID, k.LastOrderAt = orderID(cur), tptr(lc.At)
 			return nil
 		}
 		cur = lc.Prev
